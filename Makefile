@@ -1,0 +1,53 @@
+# minikube-py: set up, test, lint, demo, bench.  Run as root (sudo make ...).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+
+# Debian packages the project and its tests need.
+#  libcap-dev, gcc, python3-dev: python-prctl builds against libcap
+#  docker-registry, skopeo, umoci, busybox-static: real registry + real test images
+#  runc: the peer runtime for bench/runtime; iproute2: tests inspect links with `ip`
+APT_PACKAGES := python3 python3-venv python3-dev gcc libcap-dev ca-certificates \
+	docker-registry skopeo umoci busybox-static runc iproute2 kmod
+
+.PHONY: deps apt venv test test-unit lint demo bench clean
+
+deps: apt venv
+
+apt:
+	@missing=$$(for p in $(APT_PACKAGES); do \
+		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "apt-get install:" $$missing; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $@
+
+test: deps
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-unit: venv
+	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+demo: deps
+	@echo "make demo: not built yet (issue: Pods / run -f). It will pull a demo pod from a local registry and run it." >&2
+	@exit 2
+
+bench: deps
+	@echo "make bench: not built yet (the pull, runtime and pods issues add bench/ scripts)." >&2
+	@exit 2
+
+clean:
+	rm -rf $(VENV) build *.egg-info

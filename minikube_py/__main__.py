@@ -1,0 +1,3 @@
+from minikube_py.cli import main
+
+main()

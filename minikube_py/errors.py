@@ -1,0 +1,9 @@
+"""The agent's exception family: what went wrong, said so a user can act on it."""
+
+
+class MinikubeError(Exception):
+    """Base of every error minikube_py raises for a user to read."""
+
+
+class ManifestError(MinikubeError):
+    """A manifest is invalid; the message names the file and the field path."""

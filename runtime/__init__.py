@@ -1,0 +1,4 @@
+"""Containers: namespaces, cgroups, rootfs, process start/stop/wait.
+
+Knows nothing of images or pods: it is handed a spec and a rootfs.
+"""
