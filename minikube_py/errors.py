@@ -7,3 +7,7 @@ class MinikubeError(Exception):
 
 class ManifestError(MinikubeError):
     """A manifest is invalid; the message names the file and the field path."""
+
+
+class NetworkError(MinikubeError):
+    """The pod network (bridge, veth, IPAM, hosts/resolv files) could not be set up."""
