@@ -133,6 +133,9 @@ def main(argv: list[str] | None = None) -> None:
         click.echo(f"error: {e}", err=True)
         sys.exit(1)
     except PermissionError as e:
-        click.echo(f"error: permission denied: {e.filename or e} (run as root: sudo minikube-py ...)", err=True)
+        click.echo(
+            f"error: permission denied: {e.filename or e} (run as root: sudo minikube-py ...)",
+            err=True,
+        )
         sys.exit(1)
     sys.exit(0)
