@@ -1,0 +1,214 @@
+"""A pod's network: a veth pair from the node bridge into the pod's network namespace.
+
+    host netns                              pod netns (held by the pause process)
+    bridge mkpy0 (10.244.0.1/24) -- vethXXXXXXXX <==> eth0 (10.244.0.N/24), lo
+                                                     default via 10.244.0.1
+
+The pod end is created directly inside the pod namespace under its final
+name `eth0`, so no temporary name ever appears on the host. Setup is all or
+nothing: on any failure what was made is removed and the IP released.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import hashlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pyroute2 import IPRoute
+from pyroute2.netlink.exceptions import NetlinkError
+
+from minikube_py.errors import NetworkError
+from minikube_py.network._netlink import call, iproute_in_netns, strerror
+from minikube_py.network.bridge import DEFAULT_BRIDGE, DEFAULT_POD_CIDR, ensure_bridge
+from minikube_py.network.ipam import IPAM
+
+DEFAULT_STATE_ROOT = Path("/var/lib/minikube-py")
+POD_INTERFACE = "eth0"
+HOST_VETH_PREFIX = "veth"
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
+    """The node's pod network: which bridge, which CIDR, where IPAM keeps its state."""
+
+    state_root: Path = DEFAULT_STATE_ROOT
+    bridge: str = DEFAULT_BRIDGE
+    cidr: str = DEFAULT_POD_CIDR
+    gateway: str | None = None  # default: the first usable address of `cidr`
+
+    @property
+    def ipam(self) -> IPAM:
+        return IPAM.for_network(self.state_root, self.bridge, self.cidr, self.gateway)
+
+
+@dataclass(frozen=True)
+class PodNetwork:
+    """What a pod got: `ip` is status.podIP."""
+
+    ip: str
+    prefix: int
+    gateway: str
+    host_veth: str
+    mac: str
+    interface: str = POD_INTERFACE
+    bridge: str = field(default=DEFAULT_BRIDGE)
+
+    @property
+    def cidr(self) -> str:
+        return f"{self.ip}/{self.prefix}"
+
+
+def host_veth_name(pod_uid: str) -> str:
+    """The host end's name: stable for a pod uid, 12 characters (limit 15)."""
+    return HOST_VETH_PREFIX + hashlib.sha256(pod_uid.encode()).hexdigest()[:8]
+
+
+def netns_path(netns: str | os.PathLike[str] | int) -> str:
+    """A network namespace given as a path, or as the pid of a process inside it."""
+    if isinstance(netns, int):
+        return f"/proc/{netns}/ns/net"
+    return os.fspath(netns)
+
+
+def setup_pod_network(
+    netns: str | os.PathLike[str] | int,
+    pod_uid: str,
+    pod_name: str,
+    config: NetworkConfig | None = None,
+    owner: str = "",
+) -> PodNetwork:
+    """Connect the network namespace `netns` (path or pid) to the node bridge.
+
+    Ensures the bridge, allocates an IP for `pod_uid`, creates the veth pair
+    (host end on the bridge, `eth0` in the pod), brings up `lo` and `eth0`,
+    and routes by default via the gateway. `owner` is recorded with the IP
+    (e.g. "default/web sandbox=<id>"); it defaults to the pod name.
+
+    Calling it again for the same pod rebuilds the veth and keeps the IP.
+    On failure nothing is left: no veth, no IP allocation.
+    """
+    config = config or NetworkConfig()
+    path = netns_path(netns)
+    what = f"pod {pod_name} ({path})"
+    try:
+        ns_fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError as e:
+        raise NetworkError(
+            f"open network namespace {path} of pod {pod_name}: {e.strerror} (errno {e.errno})"
+        ) from None
+    try:
+        bridge = ensure_bridge(config.bridge, config.cidr, config.gateway)
+        ipam = config.ipam
+        ip = ipam.allocate(pod_uid, owner or pod_name)
+        veth = host_veth_name(pod_uid)
+        try:
+            _connect(ns_fd, what, veth, bridge.index, bridge.mtu, config.bridge)
+            mac = _configure_pod_side(
+                ns_fd, what, str(ip), bridge.network.prefixlen, str(bridge.gateway)
+            )
+        except BaseException:
+            with contextlib.suppress(Exception):
+                _delete_link(veth)
+            with contextlib.suppress(Exception):
+                ipam.release(pod_uid)
+            raise
+    finally:
+        os.close(ns_fd)
+    return PodNetwork(
+        ip=str(ip),
+        prefix=bridge.network.prefixlen,
+        gateway=str(bridge.gateway),
+        host_veth=veth,
+        mac=mac,
+        bridge=config.bridge,
+    )
+
+
+def teardown_pod_network(pod_uid: str, config: NetworkConfig | None = None) -> None:
+    """Remove the pod's veth pair and release its IP. Idempotent.
+
+    Safe whether or not the pod's namespace still exists (when it is gone the
+    kernel has already removed the pair) and after a half-done setup.
+    """
+    config = config or NetworkConfig()
+    _delete_link(host_veth_name(pod_uid))
+    config.ipam.release(pod_uid)
+
+
+# -- internals ---------------------------------------------------------------------------
+
+
+def _connect(ns_fd: int, what: str, veth: str, bridge_index: int, mtu: int, bridge: str) -> None:
+    """Create the pair: host end `veth` on the bridge and up, pod end eth0 in `ns_fd`."""
+    with IPRoute() as ipr:
+        # A leftover from an earlier attempt for this pod: start afresh.
+        stale = ipr.link_lookup(ifname=veth)
+        if stale:
+            call(f"delete stale veth {veth}", ipr.link, "del", index=stale[0])
+        try:
+            ipr.link(
+                "add",
+                ifname=veth,
+                kind="veth",
+                mtu=mtu,
+                peer={"ifname": POD_INTERFACE, "net_ns_fd": ns_fd, "mtu": mtu},
+            )
+        except NetlinkError as e:
+            hint = f" (the namespace of {what} already has an {POD_INTERFACE}?)"
+            raise NetworkError(
+                f"create veth {veth} <-> {POD_INTERFACE} for {what}: {strerror(e)}"
+                + (hint if e.code == errno.EEXIST else "")
+            ) from None
+        index = ipr.link_lookup(ifname=veth)[0]
+        call(
+            f"attach {veth} to bridge {bridge} and bring it up",
+            ipr.link,
+            "set",
+            index=index,
+            master=bridge_index,
+            state="up",
+        )
+
+
+def _configure_pod_side(ns_fd: int, what: str, ip: str, prefix: int, gateway: str) -> str:
+    with iproute_in_netns(ns_fd, what) as ipr:
+        lo = ipr.link_lookup(ifname="lo")[0]
+        call(f"bring up lo in {what}", ipr.link, "set", index=lo, state="up")
+        eth0 = ipr.link_lookup(ifname=POD_INTERFACE)
+        if not eth0:
+            raise NetworkError(f"{POD_INTERFACE} did not appear in the namespace of {what}")
+        index = eth0[0]
+        call(
+            f"add address {ip}/{prefix} to {POD_INTERFACE} in {what}",
+            ipr.addr,
+            "add",
+            index=index,
+            address=ip,
+            prefixlen=prefix,
+        )
+        call(f"bring up {POD_INTERFACE} in {what}", ipr.link, "set", index=index, state="up")
+        call(
+            f"add default route via {gateway} in {what}",
+            ipr.route,
+            "add",
+            dst="0.0.0.0/0",
+            gateway=gateway,
+            oif=index,
+        )
+        return ipr.get_links(index)[0].get("IFLA_ADDRESS")
+
+
+def _delete_link(name: str) -> None:
+    with IPRoute() as ipr:
+        found = ipr.link_lookup(ifname=name)
+        if not found:
+            return
+        try:
+            ipr.link("del", index=found[0])
+        except NetlinkError as e:
+            if e.code != errno.ENODEV:
+                raise NetworkError(f"delete veth {name}: {strerror(e)}") from None
