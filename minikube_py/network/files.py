@@ -6,13 +6,12 @@ bind-mounts into every container of the pod.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 from minikube_py.errors import NetworkError
+from oci.fsutil import atomic_write
 
 HOSTS_FILE = "hosts"
 RESOLV_CONF_FILE = "resolv.conf"
@@ -34,31 +33,6 @@ _HOSTS_HEADER = (
     "fe00::1\tip6-allnodes\n"
     "fe00::2\tip6-allrouters\n"
 )
-
-
-def atomic_write(path: str | os.PathLike[str], data: bytes, mode: int = 0o644) -> None:
-    """Replace `path` with `data` so a reader sees the old or the new file, never a mix.
-
-    TODO: switch to oci.fsutil's helper once it exists (one place writes atomically).
-    """
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fchmod(f.fileno(), mode)
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    dfd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(dfd)
-    finally:
-        os.close(dfd)
 
 
 def hosts_content(
@@ -154,6 +128,6 @@ def _parse_resolv_conf(text: str) -> tuple[list[str], list[str], list[str]]:
 
 def _write(path: Path, text: str) -> None:
     try:
-        atomic_write(path, text.encode(), mode=0o644)
+        atomic_write(os.fspath(path), text, perm=0o644)
     except OSError as e:
         raise NetworkError(f"cannot write {path}: {e.strerror} (errno {e.errno})") from None

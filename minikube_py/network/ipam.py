@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from minikube_py.errors import NetworkError
-from minikube_py.network.files import atomic_write
+from oci.fsutil import atomic_write, fsync_dir
 
 LOCK_FILE = "lock"
 LAST_RESERVED_FILE = "last_reserved_ip"
@@ -122,7 +122,7 @@ class IPAM:
                         os.unlink(self.dir / str(ip))
                     released.append(ip)
             if released:
-                _fsync_dir(self.dir)
+                fsync_dir(os.fspath(self.dir))
         return released
 
     # -- internals ---------------------------------------------------------------------
@@ -153,7 +153,7 @@ class IPAM:
                 return False
             finally:
                 os.unlink(tmp)
-            _fsync_dir(self.dir)
+            fsync_dir(os.fspath(self.dir))
         except OSError as e:
             raise NetworkError(
                 f"IPAM: cannot record allocation of {ip} in {final}: {e.strerror} (errno {e.errno})"
@@ -193,7 +193,7 @@ class IPAM:
 
     def _write_last_reserved(self, ip: ipaddress.IPv4Address) -> None:
         try:
-            atomic_write(self.dir / LAST_RESERVED_FILE, f"{ip}\n".encode(), mode=0o644)
+            atomic_write(os.fspath(self.dir / LAST_RESERVED_FILE), f"{ip}\n", perm=0o644)
         except OSError as e:
             raise NetworkError(
                 f"IPAM: cannot write {self.dir / LAST_RESERVED_FILE}: {e.strerror}"
@@ -214,11 +214,3 @@ class IPAM:
             yield
         finally:
             os.close(fd)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
