@@ -318,7 +318,7 @@ def test_teardown_removes_veth_frees_ip_and_is_idempotent(podnet):
 
 
 def test_teardown_after_the_pod_namespace_is_gone(podnet):
-    pid, uid, net = podnet.pod("web")
+    _, uid, net = podnet.pod("web")
     podnet.holders.stop_all()  # the pause process died: the kernel removes the pair
     deadline = time.monotonic() + 10
     while _link_exists(net.host_veth) and time.monotonic() < deadline:
