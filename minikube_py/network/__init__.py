@@ -13,6 +13,7 @@ from minikube_py.network.ipam import IPAM
 from minikube_py.network.pod import (
     NetworkConfig,
     PodNetwork,
+    collect_garbage,
     host_veth_name,
     setup_pod_network,
     teardown_pod_network,
@@ -26,6 +27,7 @@ __all__ = [
     "NetworkConfig",
     "PodNetwork",
     "bridge_netfilter_warning",
+    "collect_garbage",
     "ensure_bridge",
     "host_veth_name",
     "remove_bridge",

@@ -15,6 +15,7 @@ import contextlib
 import errno
 import hashlib
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -137,6 +138,22 @@ def teardown_pod_network(pod_uid: str, config: NetworkConfig | None = None) -> N
     config = config or NetworkConfig()
     _delete_link(host_veth_name(pod_uid))
     config.ipam.release(pod_uid)
+
+
+def collect_garbage(keep_pod_uids: Iterable[str], config: NetworkConfig | None = None) -> list[str]:
+    """Tear down the network of every pod holding an IP that is not in `keep_pod_uids`.
+
+    For an agent starting after a crash: pods it no longer knows still hold
+    IPs (and maybe veths). An IP is allocated before its veth is made and
+    released after it is deleted, so the allocations name every such pod.
+    Returns the uids torn down.
+    """
+    config = config or NetworkConfig()
+    keep = set(keep_pod_uids)
+    stale = sorted({a.pod_uid for a in config.ipam.allocations().values()} - keep)
+    for uid in stale:
+        teardown_pod_network(uid, config)
+    return stale
 
 
 # -- internals ---------------------------------------------------------------------------

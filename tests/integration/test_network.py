@@ -29,6 +29,7 @@ from minikube_py.network import (
     IPAM,
     NetworkConfig,
     bridge_netfilter_warning,
+    collect_garbage,
     ensure_bridge,
     host_veth_name,
     remove_bridge,
@@ -402,3 +403,13 @@ def test_ipam_state_lives_under_the_state_root(podnet):
     assert IPAM.for_network(
         podnet.config.state_root, podnet.config.bridge, podnet.config.cidr
     ).lookup(uid) == ipaddress.IPv4Address(net.ip)
+
+
+def test_garbage_collection_tears_down_pods_the_agent_no_longer_knows(podnet):
+    _, keep_uid, keep = podnet.pod("kept")
+    _, gone_uid, gone = podnet.pod("forgotten")
+    # A new program (an agent after a crash) knows only the first pod.
+    assert collect_garbage([keep_uid], podnet.config) == [gone_uid]
+    assert not _link_exists(gone.host_veth)
+    assert _link_exists(keep.host_veth)
+    assert [a.pod_uid for a in podnet.config.ipam.allocations().values()] == [keep_uid]
