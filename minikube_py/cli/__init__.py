@@ -20,6 +20,9 @@ DEFAULT_LOG_DIR = "/var/log/pods"
 # command name -> "module:attribute" of a click command.  One line per command.
 COMMANDS: dict[str, str] = {
     "version": "minikube_py.cli.version:version",
+    "pull": "minikube_py.cli.images:pull",
+    "images": "minikube_py.cli.images:images",
+    "rmi": "minikube_py.cli.images:rmi",
 }
 
 
