@@ -111,11 +111,13 @@ def setup_pod_network(
             mac = _configure_pod_side(
                 ns_fd, what, str(ip), bridge.network.prefixlen, str(bridge.gateway)
             )
-        except BaseException:
+        except BaseException as e:
             with contextlib.suppress(Exception):
                 _delete_link(veth)
             with contextlib.suppress(Exception):
                 ipam.release(pod_uid)
+            if isinstance(e, NetlinkError | OSError):
+                raise NetworkError(f"set up the network of {what}: {e}") from e
             raise
     finally:
         os.close(ns_fd)
