@@ -23,6 +23,7 @@ COMMANDS: dict[str, str] = {
     "pull": "minikube_py.cli.images:pull",
     "images": "minikube_py.cli.images:images",
     "rmi": "minikube_py.cli.images:rmi",
+    "unpack": "minikube_py.cli.unpack:unpack",
 }
 
 

@@ -1,0 +1,318 @@
+"""A streaming reader of layer tars: ustar, GNU long names and PAX, nothing extracted.
+
+Python's tarfile is not used: it reads in small records, refuses the
+unpadded, end-blockless tars some tools (umoci 0.4.7 `insert`) write, and its
+extraction filters are not what keeps us safe.  Here a layer arrives as an
+iterator of large decompressed chunks; headers are parsed from them and file
+data is written straight from them to a file descriptor.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from oci.errors import OCIError
+
+BLOCK = 512
+ZERO_BLOCK = bytes(BLOCK)
+
+REG = "0"
+HARDLINK = "1"
+SYMLINK = "2"
+CHAR = "3"
+BLOCKDEV = "4"
+DIR = "5"
+FIFO = "6"
+
+_REGULAR_FLAGS = {"0": REG, "\0": REG, "7": REG}
+_KNOWN = {HARDLINK, SYMLINK, CHAR, BLOCKDEV, DIR, FIFO}
+
+
+class TarError(OCIError):
+    """A layer is not a tar archive we can read safely."""
+
+
+@dataclass(slots=True)
+class TarEntry:
+    name: str  # as in the archive (PAX / GNU long name applied), not yet cleaned
+    type: str  # one of REG, HARDLINK, SYMLINK, CHAR, BLOCKDEV, DIR, FIFO
+    mode: int
+    uid: int
+    gid: int
+    size: int
+    mtime_ns: int
+    linkname: str
+    devmajor: int
+    devminor: int
+    xattrs: dict[str, bytes] | None
+
+
+class ChunkStream:
+    """Sequential reads over an iterator of byte chunks, without joining them."""
+
+    __slots__ = ("_chunk", "_it", "_pos")
+
+    def __init__(self, chunks: Iterator[bytes]):
+        self._it = iter(chunks)
+        self._chunk = b""
+        self._pos = 0
+
+    def _fill(self) -> bool:
+        while self._pos >= len(self._chunk):
+            nxt = next(self._it, None)
+            if nxt is None:
+                return False
+            self._chunk = nxt
+            self._pos = 0
+        return True
+
+    def read(self, n: int) -> bytes:
+        """Up to n bytes; fewer only at the end of the stream."""
+        pos = self._pos
+        if pos + n <= len(self._chunk):
+            self._pos = pos + n
+            return self._chunk[pos : pos + n]
+        parts = []
+        while n and self._fill():
+            take = min(n, len(self._chunk) - self._pos)
+            parts.append(self._chunk[self._pos : self._pos + take])
+            self._pos += take
+            n -= take
+        return b"".join(parts)
+
+    def skip(self, n: int) -> int:
+        """Skip up to n bytes; returns how many were skipped."""
+        done = 0
+        while n and self._fill():
+            take = min(n, len(self._chunk) - self._pos)
+            self._pos += take
+            n -= take
+            done += take
+        return done
+
+    def write_to(self, fd: int, n: int) -> int:
+        """Write the next n bytes to fd; returns how many there were (n unless truncated)."""
+        done = 0
+        while n and self._fill():
+            take = min(n, len(self._chunk) - self._pos)
+            view = memoryview(self._chunk)[self._pos : self._pos + take]
+            while view:
+                written = os.write(fd, view)
+                view = view[written:]
+            self._pos += take
+            n -= take
+            done += take
+        return done
+
+    def drain(self) -> None:
+        """Consume the rest of the stream (so that its digest covers every byte)."""
+        self._chunk = b""
+        self._pos = 0
+        for _ in self._it:
+            pass
+
+
+def _num(field: bytes, what: str) -> int:
+    if field and field[0] & 0x80:
+        # GNU base-256: big-endian two's complement in the rest of the field.
+        value = (
+            int.from_bytes(field, "big", signed=True)
+            if field[0] == 0xFF
+            else (int.from_bytes(bytes([field[0] & 0x7F]) + field[1:], "big"))
+        )
+        return value
+    text = field.split(b"\0", 1)[0].strip(b" ")
+    if not text:
+        return 0
+    try:
+        return int(text, 8)
+    except ValueError:
+        raise TarError(f"invalid tar header: {what} field {field!r} is not octal") from None
+
+
+def _cstr(field: bytes) -> bytes:
+    return field.split(b"\0", 1)[0]
+
+
+def _parse_pax(data: bytes) -> dict[str, bytes]:
+    records: dict[str, bytes] = {}
+    pos = 0
+    while pos < len(data):
+        if data[pos] == 0:
+            break
+        space = data.find(b" ", pos)
+        if space < 0:
+            raise TarError("invalid PAX header: record without length")
+        try:
+            length = int(data[pos:space])
+        except ValueError:
+            raise TarError(f"invalid PAX header: bad record length {data[pos:space]!r}") from None
+        record = data[space + 1 : pos + length]
+        if length <= 0 or not record.endswith(b"\n") or b"=" not in record:
+            raise TarError("invalid PAX header: malformed record")
+        key, value = record[:-1].split(b"=", 1)
+        records[key.decode("utf-8", "surrogateescape")] = value
+        pos += length
+    return records
+
+
+def _pax_time_ns(value: bytes) -> int:
+    text = value.decode("ascii", "replace")
+    sign = -1 if text.startswith("-") else 1
+    whole, _, frac = text.lstrip("-").partition(".")
+    try:
+        ns = int(whole or "0") * 1_000_000_000 + int((frac + "000000000")[:9] or "0")
+    except ValueError:
+        raise TarError(f"invalid PAX time {text!r}") from None
+    return sign * ns
+
+
+def _pax_xattrs(pax: dict[str, bytes]) -> dict[str, bytes] | None:
+    xattrs: dict[str, bytes] = {}
+    for key, value in pax.items():
+        if key.startswith("SCHILY.xattr."):
+            xattrs[key[len("SCHILY.xattr.") :]] = value
+        elif key.startswith("LIBARCHIVE.xattr."):
+            name = key[len("LIBARCHIVE.xattr.") :]
+            from urllib.parse import unquote
+
+            pad = "=" * (-len(value) % 4)
+            try:
+                xattrs[unquote(name)] = base64.b64decode(value + pad.encode())
+            except ValueError:
+                raise TarError(f"invalid PAX header: xattr {name!r} is not base64") from None
+    return xattrs or None
+
+
+class TarReader:
+    """Iterate the entries of a tar stream; read an entry's data with `write_data` before
+    asking for the next entry (unread data is skipped)."""
+
+    def __init__(self, stream: ChunkStream):
+        self._s = stream
+        self._remaining = 0
+        self._pad = 0
+        self._global: dict[str, bytes] = {}
+
+    def write_data(self, fd: int) -> None:
+        n = self._remaining
+        if self._s.write_to(fd, n) != n:
+            raise TarError("layer tar is truncated inside a file's data")
+        self._remaining = 0
+
+    def _finish_entry(self) -> bool:
+        """Skip what is left of the current entry; False when the stream ended in the
+        padding (tolerated: some writers omit the last padding and end blocks)."""
+        if self._remaining:
+            if self._s.skip(self._remaining) != self._remaining:
+                raise TarError("layer tar is truncated inside a file's data")
+            self._remaining = 0
+        pad, self._pad = self._pad, 0
+        return self._s.skip(pad) == pad
+
+    def _data(self, size: int) -> bytes:
+        data = self._s.read(size)
+        if len(data) != size:
+            raise TarError("layer tar is truncated inside a header's data")
+        self._s.skip(-size % BLOCK)
+        return data
+
+    def __iter__(self) -> Iterator[TarEntry]:
+        pax: dict[str, bytes] = {}
+        long_name: bytes | None = None
+        long_link: bytes | None = None
+        while True:
+            if not self._finish_entry():
+                return
+            header = self._s.read(BLOCK)
+            if len(header) < BLOCK:
+                if header.strip(b"\0"):
+                    raise TarError("layer tar is truncated inside a header")
+                return
+            if header == ZERO_BLOCK:
+                return
+            self._check_sum(header)
+            flag = chr(header[156])
+            size = _num(header[124:136], "size")
+            if flag in ("x", "X"):
+                pax.update(_parse_pax(self._data(size)))
+                continue
+            if flag == "g":
+                self._global.update(_parse_pax(self._data(size)))
+                continue
+            if flag == "L":
+                long_name = _cstr(self._data(size))
+                continue
+            if flag == "K":
+                long_link = _cstr(self._data(size))
+                continue
+            entry = self._entry(header, flag, size, {**self._global, **pax}, long_name, long_link)
+            pax, long_name, long_link = {}, None, None
+            # As Go's archive/tar and tarfile do: only regular files carry data; the size
+            # field of links, directories and devices is ignored.
+            self._remaining = entry.size
+            self._pad = -entry.size % BLOCK
+            yield entry
+
+    @staticmethod
+    def _check_sum(header: bytes) -> None:
+        stored = _num(header[148:156], "checksum")
+        unsigned = sum(header[:148]) + 256 + sum(header[156:])
+        if stored != unsigned:
+            signed = unsigned - 2 * sum(b for b in header[:148] + header[156:] if b > 127)
+            if stored != signed:
+                raise TarError("not a tar archive (header checksum mismatch)")
+
+    @staticmethod
+    def _entry(
+        header: bytes,
+        flag: str,
+        size: int,
+        pax: dict[str, bytes],
+        long_name: bytes | None,
+        long_link: bytes | None,
+    ) -> TarEntry:
+        if flag in ("S", "M", "V") or any(k.startswith("GNU.sparse") for k in pax):
+            kinds = {"S": "GNU sparse file", "M": "multi-volume", "V": "volume label"}
+            raise TarError(f"unsupported tar entry type: {kinds.get(flag, 'PAX sparse file')}")
+        etype = _REGULAR_FLAGS.get(flag, flag)
+        if etype != REG and etype not in _KNOWN:
+            raise TarError(f"unsupported tar entry type {flag!r}")
+        name = _cstr(header[0:100])
+        if header[257:263] == b"ustar\0":
+            prefix = _cstr(header[345:500])
+            if prefix:
+                name = prefix + b"/" + name
+        if long_name is not None:
+            name = long_name
+        link = long_link if long_link is not None else _cstr(header[157:257])
+        if "path" in pax:
+            name = pax["path"]
+        if "linkpath" in pax:
+            link = pax["linkpath"]
+        if "size" in pax:
+            size = int(pax["size"])
+        uid = int(pax["uid"]) if "uid" in pax else _num(header[108:116], "uid")
+        gid = int(pax["gid"]) if "gid" in pax else _num(header[116:124], "gid")
+        if "mtime" in pax:
+            mtime_ns = _pax_time_ns(pax["mtime"])
+        else:
+            mtime_ns = _num(header[136:148], "mtime") * 1_000_000_000
+        if b"\0" in name or b"\0" in link:
+            raise TarError(f"tar entry name contains a NUL byte: {name!r}")
+        return TarEntry(
+            name=os.fsdecode(name),
+            type=etype,
+            mode=_num(header[100:108], "mode") & 0o7777,
+            uid=uid,
+            gid=gid,
+            size=size if etype == REG else 0,
+            mtime_ns=mtime_ns,
+            linkname=os.fsdecode(link),
+            devmajor=_num(header[329:337], "devmajor") if etype in (CHAR, BLOCKDEV) else 0,
+            devminor=_num(header[337:345], "devminor") if etype in (CHAR, BLOCKDEV) else 0,
+            xattrs=_pax_xattrs(pax) if pax else None,
+        )
