@@ -29,11 +29,13 @@ from oci.errors import (
     UnsupportedManifest,
 )
 from oci.mediatypes import (
+    DOCKER_MANIFEST,
     INDEX_TYPES,
     MANIFEST_TYPES,
     OCI_INDEX,
     OCI_MANIFEST,
     SCHEMA1_TYPES,
+    docker_to_oci,
 )
 from oci.platform import Platform, select_manifest
 from oci.reference import Reference, validate_digest
@@ -126,6 +128,7 @@ def pull(
         else:
             manifest = top_doc
             descriptor = {"mediaType": top_type, "digest": top.digest, "size": len(top.body)}
+        manifest, descriptor = _oci_form(manifest, descriptor, manifest_blobs)
         _fetch_blobs(client, store, ref, manifest, progress, on_layer, workers)
         for digest, body in manifest_blobs.items():
             store.put_blob(body, digest)
@@ -160,9 +163,13 @@ def _pull_from_store(
             "digest": ref.digest,
             "size": len(store.read_blob(ref.digest)),
         }
+    converted: dict[str, bytes] = {}
+    manifest, descriptor = _oci_form(manifest, descriptor, converted)
     needed = [manifest.get("config") or {}, *(manifest.get("layers") or [])]
     if not all(store.has_blob(d.get("digest", "")) for d in needed if isinstance(d, dict)):
         return False
+    for digest, body in converted.items():
+        store.put_blob(body, digest)
     for index, layer in enumerate([manifest["config"], *manifest["layers"]], start=-1):
         if progress:
             progress(PullEvent("exists", index, layer["digest"], layer.get("size", 0)))
@@ -170,6 +177,18 @@ def _pull_from_store(
             on_layer(index, layer, store.blob_path(layer["digest"]))
     store.tag(ref, descriptor, repo_digest=ref.digest)
     return True
+
+
+def _oci_form(manifest: dict, descriptor: dict, blobs: dict[str, bytes]) -> tuple[dict, dict]:
+    """A Docker schema 2 manifest becomes its OCI twin (added to ``blobs``); OCI stays as is."""
+    if descriptor["mediaType"] != DOCKER_MANIFEST:
+        return manifest, descriptor
+    converted = docker_to_oci(manifest)
+    body = json.dumps(converted, separators=(",", ":")).encode()
+    digest = "sha256:" + hashlib.sha256(body).hexdigest()
+    blobs[digest] = body
+    oci_descriptor = dict(descriptor, mediaType=OCI_MANIFEST, digest=digest, size=len(body))
+    return converted, oci_descriptor
 
 
 def _check_manifest(
