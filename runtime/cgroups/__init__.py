@@ -242,10 +242,12 @@ def load_cgroup(state: dict[str, Any], fs: CgroupFS | None = None) -> Cgroup:
 
 def _place(own: str, path: str) -> str:
     """Absolute cgroup path (from the hierarchy root) for `path`."""
+    if ".." in path.split("/"):
+        raise CgroupError(f"cgroup path {path!r}: '..' escapes the hierarchy")
     if path.startswith("/"):
         full = os.path.normpath(path)
     else:
         full = os.path.normpath(os.path.join(own, path))
-    if full == "/" or ".." in full.split("/"):
-        raise CgroupError(f"cgroup path {path!r}: resolves to a hierarchy root or escapes it")
+    if full == "/":
+        raise CgroupError(f"cgroup path {path!r}: is a hierarchy root")
     return full
