@@ -62,7 +62,7 @@ def default_pull_policy(image: str) -> str:
 
 
 def default_container(c: Container) -> None:
-    if not c.image_pull_policy and c.image:
+    if not c.image_pull_policy:
         c.image_pull_policy = default_pull_policy(c.image)
     if not c.termination_message_path:
         c.termination_message_path = DEFAULT_TERMINATION_MESSAGE_PATH
