@@ -188,6 +188,10 @@ def rmi(opts: GlobalOptions, refs: tuple[str, ...]) -> None:
             missing.append(str(e).removeprefix("image not found: "))
     for digest in store.gc():
         click.echo(f"Deleted: {digest}")
+    from oci.image import ImageService  # snapshots (applied layers) no image uses any more
+
+    with ImageService(opts.root) as service:
+        service.gc_snapshots()
     if missing:
         raise ImageNotFound("image not found: " + ", ".join(missing))
 
