@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import email.utils
 import hashlib
+import http.client
 import ipaddress
 import os
 import threading
@@ -110,6 +111,10 @@ def _reason(exc: BaseException) -> str:
             break
         if isinstance(seen, requests.Timeout | TimeoutError):
             return "timed out"
+        if isinstance(seen, http.client.RemoteDisconnected):
+            return "connection closed without a response"
+        if isinstance(seen, ConnectionResetError):
+            return "connection reset"
         if isinstance(seen, OSError) and seen.errno:
             return os.strerror(seen.errno).lower()
         nested = [a for a in seen.args if isinstance(a, BaseException)]
@@ -258,10 +263,9 @@ class RegistryClient:
                     hasher = hashlib.new(algorithm)
                     written = 0
                 elif response.status_code == 206 and not _range_starts_at(response, written):
-                    raise RegistryError(
-                        f"registry {self.domain} answered a range request for blob {digest} "
-                        f"with the wrong range {response.headers.get('Content-Range')!r}"
-                    )
+                    # Seen when a connection breaks inside the headers: try again.
+                    content_range = response.headers.get("Content-Range")
+                    raise _Retry(f"asked for bytes {written}- but got range {content_range!r}")
                 for chunk in response.raw.stream(_CHUNK, decode_content=False):
                     written += len(chunk)
                     if written > size:
@@ -282,6 +286,8 @@ class RegistryClient:
                 last_error = f"connection closed after {written} of {size} bytes"
             except (requests.RequestException, OSError, _urllib3_errors()) as e:
                 last_error = f"connection dropped after {written} of {size} bytes ({_reason(e)})"
+            except _Retry as e:
+                last_error = str(e)
             finally:
                 response.close()
             failures += 1
@@ -401,6 +407,10 @@ class RegistryClient:
                 raise RegistryError(f"registry {self.domain} redirected {url} without a Location")
             url = urljoin(url, location)
         raise RegistryError(f"registry {self.domain}: too many redirects for {url}")
+
+
+class _Retry(Exception):
+    """A blob response we cannot use this time, worth asking for again."""
 
 
 def _repo_name(domain: str, repo: str) -> str:
