@@ -333,3 +333,15 @@ def test_parse_object_and_invalid_status_for_the_api():
             "field": "spec.restartPolicy",
         }
     ]
+
+
+@pytest.mark.parametrize("name", ["pod-httpd-wget.yaml", "pod-emptydir-sidecar.yaml"])
+def test_examples_load_cleanly(name):
+    import pathlib
+
+    path = pathlib.Path(__file__).parents[2] / "examples" / name
+    result = load_file(path)
+    assert result.warnings == []
+    [pod] = result.pods
+    assert pod.spec.restart_policy == "Never"
+    assert [v.source_types for v in pod.spec.volumes] == [["emptyDir"]]
