@@ -33,7 +33,7 @@ from runtime.errors import (
     SyscallError,
 )
 from runtime.mounts import overlay_data, plan_mount
-from runtime.spec import Spec
+from runtime.spec import Mount, Spec
 from runtime.state import CREATED, RUNNING, STOPPED, State
 
 
@@ -79,7 +79,7 @@ def build_config(container_id: str, spec: Spec, cgroup: cgroups.Cgroup) -> dict[
         "new_cgroupns": cgroupns is not None and cgroupns.path is None,
         "cgroup_procs": cgroup.procs_files(),
         "overlay": overlay_data(spec.root) if spec.root.is_overlay else None,
-        "mounts": [plan_mount(m, i) for i, m in enumerate(spec.mounts)],
+        "mounts": [_plan(m, i, cgroup) for i, m in enumerate(spec.mounts)],
         "devices": [list(d) for d in defaults.DEFAULT_DEVICES],
         "dev_symlinks": [list(s) for s in defaults.DEFAULT_DEV_SYMLINKS],
         "capabilities": spec.process.capabilities.resolve(
@@ -358,6 +358,15 @@ class Container:
             os.close(self._pidfd)
             self._pidfd = None
         state.remove(self.state_dir)
+
+
+def _plan(m: Mount, index: int, cgroup: cgroups.Cgroup) -> dict[str, Any]:
+    step = plan_mount(m, index)
+    if m.type == "cgroup":
+        # the container's own cgroup directories, bind-mounted (read-only
+        # unless "rw"): limits and usage can be read from inside
+        step["cgroup_sources"] = cgroup.mount_sources()
+    return step
 
 
 def _namespace_paths(pid: int, spec: Spec) -> dict[str, str]:

@@ -254,7 +254,9 @@ def _mount(rootfs: str, m: dict[str, Any]) -> None:
             os.makedirs(dest, exist_ok=True)
     what = f"mount {m['type']}"
     with step(what, m["destination"]):
-        if m["type"] == "bind":
+        if m["type"] == "cgroup":
+            _mount_cgroup(dest, m)
+        elif m["type"] == "bind":
             linux.mount(m["source"], dest, None, m["flags"] & (linux.MS_BIND | linux.MS_REC))
             if m["remount_flags"]:
                 linux.mount(None, dest, None, linux.MS_BIND | linux.MS_REMOUNT | m["remount_flags"])
@@ -262,6 +264,25 @@ def _mount(rootfs: str, m: dict[str, Any]) -> None:
             linux.mount(m["source"], dest, m["type"], m["flags"], m["data"])
         if m["propagation"]:
             linux.mount(None, dest, None, m["propagation"])
+
+
+def _mount_cgroup(dest: str, m: dict[str, Any]) -> None:
+    sources = m["cgroup_sources"]
+    bind_flags = linux.MS_BIND | linux.MS_REMOUNT | (m["flags"] & ~linux.MS_BIND)
+    if "" in sources:  # v2: the container's cgroup is the mount
+        linux.mount(sources[""], dest, None, linux.MS_BIND)
+        linux.mount(None, dest, None, bind_flags)
+        return
+    linux.mount(
+        "tmpfs", dest, "tmpfs", linux.MS_NOSUID | linux.MS_NODEV | linux.MS_NOEXEC, "mode=755"
+    )
+    for name, src in sources.items():
+        sub = os.path.join(dest, name)
+        os.makedirs(sub, exist_ok=True)
+        linux.mount(src, sub, None, linux.MS_BIND)
+        linux.mount(None, sub, None, bind_flags)
+    if m["flags"] & linux.MS_RDONLY:
+        linux.mount(None, dest, None, linux.MS_REMOUNT | m["flags"] & ~linux.MS_BIND)
 
 
 def _make_devices(rootfs: str, config: dict[str, Any]) -> None:
@@ -312,7 +333,9 @@ def _mask_paths(spec: dict[str, Any]) -> None:
 
 
 def _set_user_and_caps(proc: dict[str, Any], keep: list[str]) -> None:
-    keep_names = [c[4:].lower() for c in keep]
+    # a cap the caller lacks (e.g. CAP_SYS_RESOURCE in some sandboxes) cannot
+    # be granted: "privileged" means everything the caller has
+    keep_names = [n for n in (c[4:].lower() for c in keep) if getattr(prctl.cap_permitted, n)]
     drop = [c for c in prctl.ALL_CAP_NAMES if c not in keep_names]
     with step("drop bounding capabilities"):
         prctl.capbset.drop(*drop)

@@ -81,6 +81,10 @@ class Cgroup(ABC):
     def pids(self) -> list[int]: ...
 
     @abstractmethod
+    def mount_sources(self) -> dict[str, str]:
+        """What a "cgroup" mount shows inside: {subdirectory ("" = the mount itself): dir}."""
+
+    @abstractmethod
     def stats(self) -> Stats: ...
 
     @abstractmethod

@@ -71,6 +71,12 @@ class CgroupV1(Cgroup):
     def procs_files(self) -> list[str]:
         return [os.path.join(d, "cgroup.procs") for d in self._unique_dirs()]
 
+    def mount_sources(self) -> dict[str, str]:
+        by_dir: dict[str, list[str]] = {}
+        for c, d in self.dirs.items():
+            by_dir.setdefault(d, []).append(c)
+        return {",".join(sorted(cs)): d for d, cs in by_dir.items()}
+
     def pids(self) -> list[int]:
         seen: set[int] = set()
         for d in self._unique_dirs():

@@ -127,6 +127,9 @@ class CgroupV2(Cgroup):
     def procs_files(self) -> list[str]:
         return [self._f("cgroup.procs")]
 
+    def mount_sources(self) -> dict[str, str]:
+        return {"": self.dir}
+
     def pids(self) -> list[int]:
         return self._procs(self.dir)
 
