@@ -136,6 +136,8 @@ def load_stream(stream: TextIO, *, source: str = STDIN_NAME, create: bool = True
 def load_string(text: str, *, source: str = "<string>", create: bool = True) -> LoadResult:
     """Load every object in ``text`` (YAML or JSON); ``source`` names it in messages."""
     documents = _decode(text, source)
+    if not documents:
+        raise ManifestError(f"{source}: no objects found (the manifest is empty)")
     several = len(documents) > 1
     result = LoadResult()
     failures: list[ManifestError] = []
@@ -147,7 +149,7 @@ def load_string(text: str, *, source: str = "<string>", create: bool = True) -> 
             failures.append(e)
     if failures:
         raise _combine(failures)
-    _check_unique(result.objects)
+    _check_unique(result.objects, source)
     return result
 
 
@@ -317,14 +319,15 @@ def _ignored_field_warnings(spec: PodSpec, path: str) -> list[str]:
     return out
 
 
-def _check_unique(objects: list[KubeObject]) -> None:
+def _check_unique(objects: list[KubeObject], source: str = "") -> None:
     seen: dict[tuple[str, str, str], bool] = {}
     for obj in objects:
         key = (obj.kind, obj.metadata.namespace, obj.metadata.name)
         if key in seen:
             resource = {"Pod": "pods", "ReplicationController": "replicationcontrollers"}[obj.kind]
+            prefix = f"{source}: " if source else ""
             raise ManifestError(
-                f'{resource} "{obj.metadata.name}" is defined twice in namespace '
+                f'{prefix}{resource} "{obj.metadata.name}" is defined twice in namespace '
                 f'"{obj.metadata.namespace}"'
             )
         seen[key] = True

@@ -74,17 +74,7 @@ class OwnerReference:
         return out
 
 
-_META_UNMODELLED = frozenset(
-    {
-        "selfLink",
-        "resourceVersion",
-        "generation",
-        "deletionTimestamp",
-        "deletionGracePeriodSeconds",
-        "finalizers",
-        "managedFields",
-    }
-)
+_META_UNMODELLED = frozenset({"selfLink", "managedFields"})
 
 
 @dataclass
@@ -93,10 +83,15 @@ class ObjectMeta:
     generate_name: str = ""
     namespace: str = ""
     uid: str = ""
+    resource_version: str = ""
+    generation: int | None = None
     creation_timestamp: str | None = None
+    deletion_timestamp: str | None = None
+    deletion_grace_period_seconds: int | None = None
     labels: dict[str, str] = field(default_factory=dict)
     annotations: dict[str, str] = field(default_factory=dict)
     owner_references: list[OwnerReference] = field(default_factory=list)
+    finalizers: list[str] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -106,13 +101,18 @@ class ObjectMeta:
             generate_name=r.str("generateName", ""),
             namespace=r.str("namespace", ""),
             uid=r.str("uid", ""),
+            resource_version=r.str("resourceVersion", ""),
+            generation=r.int("generation"),
             creation_timestamp=r.str("creationTimestamp"),
+            deletion_timestamp=r.str("deletionTimestamp"),
+            deletion_grace_period_seconds=r.int("deletionGracePeriodSeconds"),
             labels=r.str_map("labels"),
             annotations=r.str_map("annotations"),
             owner_references=[
                 OwnerReference.read(ObjectReader(r.ctx, item, path))
                 for path, item in r.items("ownerReferences")
             ],
+            finalizers=r.str_list("finalizers") or [],
         )
         meta.extra = r.extra(_META_UNMODELLED)
         return meta
@@ -123,11 +123,16 @@ class ObjectMeta:
         _put(out, "generateName", self.generate_name)
         _put(out, "namespace", self.namespace)
         _put(out, "uid", self.uid)
+        _put(out, "resourceVersion", self.resource_version)
+        _put(out, "generation", self.generation)
         # Go serialises a zero creationTimestamp as null rather than omitting it.
         out["creationTimestamp"] = self.creation_timestamp
+        _put_set(out, "deletionTimestamp", self.deletion_timestamp)
+        _put_set(out, "deletionGracePeriodSeconds", self.deletion_grace_period_seconds)
         _put(out, "labels", dict(self.labels))
         _put(out, "annotations", dict(self.annotations))
         _put(out, "ownerReferences", [o.to_dict() for o in self.owner_references])
+        _put(out, "finalizers", list(self.finalizers))
         out.update(self.extra)
         return out
 

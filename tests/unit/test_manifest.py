@@ -345,3 +345,26 @@ def test_examples_load_cleanly(name):
     [pod] = result.pods
     assert pod.spec.restart_policy == "Never"
     assert [v.source_types for v in pod.spec.volumes] == [["emptyDir"]]
+
+
+def test_an_empty_manifest_is_an_error():
+    with pytest.raises(ManifestError, match=r"^empty.yaml: no objects found"):
+        load_string("# nothing here\n---\n", source="empty.yaml")
+
+
+def test_the_same_pod_twice_in_one_file_names_the_file():
+    with pytest.raises(ManifestError, match=r'^pods.yaml: pods "web" is defined twice'):
+        load_string(POD + "---\n" + POD, source="pods.yaml")
+
+
+def test_server_set_metadata_round_trips():
+    text = POD.replace(
+        "  name: web\n",
+        "  name: web\n  resourceVersion: '42'\n  generation: 3\n  finalizers: [a/b]\n"
+        "  deletionTimestamp: '2024-01-02T03:04:05Z'\n  deletionGracePeriodSeconds: 30\n",
+    )
+    meta = load_string(text).pods[0].metadata
+    assert (meta.resource_version, meta.generation, meta.finalizers) == ("42", 3, ["a/b"])
+    out = meta.to_dict()
+    assert out["deletionTimestamp"] == "2024-01-02T03:04:05Z"
+    assert out["deletionGracePeriodSeconds"] == 30
