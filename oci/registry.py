@@ -15,6 +15,8 @@ import hashlib
 import http.client
 import ipaddress
 import os
+import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -111,6 +113,11 @@ def _reason(exc: BaseException) -> str:
             break
         if isinstance(seen, requests.Timeout | TimeoutError):
             return "timed out"
+        if isinstance(seen, socket.gaierror):
+            return f"host name does not resolve ({seen.strerror})"
+        if isinstance(seen, ssl.SSLError):
+            reason = getattr(seen, "reason", None) or str(seen)
+            return str(reason).lower().replace("_", " ")
         if isinstance(seen, http.client.RemoteDisconnected):
             return "connection closed without a response"
         if isinstance(seen, ConnectionResetError):
