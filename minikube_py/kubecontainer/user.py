@@ -139,10 +139,25 @@ def resolve_user(
     missing is an error.  The additional gids are the primary gid, the groups that list the
     user as a member, then ``supplemental_groups`` (the pod's), without repeats.
     """
+    return resolve_user_from_files(
+        read_file_in_root(rootfs_dir, "/etc/passwd"),
+        read_file_in_root(rootfs_dir, "/etc/group"),
+        user_string,
+        supplemental_groups,
+    )
+
+
+def resolve_user_from_files(
+    passwd_data: bytes | None,
+    group_data: bytes | None,
+    user_string: str,
+    supplemental_groups: tuple[int, ...] | list[int] = (),
+) -> tuple[int, int, list[int]]:
+    """``resolve_user`` on the contents of /etc/passwd and /etc/group (None: no such file).
+
+    For callers that find those files themselves, e.g. in an image's layers."""
     user_part, _, group_part = (user_string or "0").partition(":")
     user_part = user_part or "0"
-    passwd_data = read_file_in_root(rootfs_dir, "/etc/passwd")
-    group_data = read_file_in_root(rootfs_dir, "/etc/group")
     passwd = parse_passwd(passwd_data) if passwd_data is not None else []
     groups = parse_group(group_data) if group_data is not None else []
 

@@ -372,3 +372,12 @@ def test_a_fifo_is_not_read(tmp_path):
 def test_busybox_fixture_users(busybox_rootfs):
     assert resolve_user(busybox_rootfs, "user") == (1000, 1000, [1000])
     assert resolve_user(busybox_rootfs, "nobody") == (65534, 65534, [65534])
+
+
+def test_resolve_user_from_file_contents():
+    from minikube_py.kubecontainer.user import resolve_user_from_files
+
+    passwd = b"app:x:1000:1000::/:/bin/sh\n"
+    group = b"app:x:1000:\nstaff:x:50:app\n"
+    assert resolve_user_from_files(passwd, group, "app") == (1000, 1000, [1000, 50])
+    assert resolve_user_from_files(None, None, "7:8", [9]) == (7, 8, [8, 9])
