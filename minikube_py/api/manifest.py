@@ -61,7 +61,23 @@ _IGNORED_CONTAINER_FIELDS = (
 
 
 class _YAMLLoader(yaml.SafeLoader):
-    """YAML as Kubernetes reads it: timestamps stay strings (``creationTimestamp``)."""
+    """YAML as Kubernetes reads it: timestamps stay strings (``creationTimestamp``), and a
+    key given twice in one mapping is an error rather than a silent overwrite."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            try:
+                duplicate = key in seen
+            except TypeError:
+                continue  # unhashable key: SafeLoader reports it
+            if duplicate:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f'key "{key}" already set in map', key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
 
 
 _YAMLLoader.yaml_implicit_resolvers = {
@@ -194,9 +210,13 @@ def _decode(text: str, source: str) -> list[Any]:
     stripped = text.lstrip()
     if stripped.startswith(("{", "[")):
         try:
-            return [json.loads(text)]
+            return [json.loads(text, object_pairs_hook=_unique_keys)]
         except json.JSONDecodeError:
             pass  # YAML flow style, or several JSON documents: let YAML try
+        except _DuplicateKey as e:
+            raise ManifestError(
+                f'{source}: error parsing JSON: duplicate field "{e.key}"'
+            ) from None
     try:
         docs = list(yaml.load_all(io.StringIO(text), Loader=_YAMLLoader))
     except yaml.MarkedYAMLError as e:
@@ -208,6 +228,21 @@ def _decode(text: str, source: str) -> list[Any]:
     except yaml.YAMLError as e:
         raise ManifestError(f"{source}: error parsing YAML: {e}") from None
     return [d for d in docs if d is not None]
+
+
+class _DuplicateKey(Exception):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in pairs:
+        if k in out:
+            raise _DuplicateKey(k)
+        out[k] = v
+    return out
 
 
 def _load_document(doc: Any, where: str, create: bool) -> LoadResult:

@@ -368,3 +368,17 @@ def test_server_set_metadata_round_trips():
     out = meta.to_dict()
     assert out["deletionTimestamp"] == "2024-01-02T03:04:05Z"
     assert out["deletionGracePeriodSeconds"] == 30
+
+
+def test_a_key_given_twice_is_an_error_with_its_line():
+    text = POD.replace("    image: localhost", "    image: busybox\n    image: localhost")
+    with pytest.raises(
+        ManifestError,
+        match=r'^pod.yaml: error parsing YAML at line 10, column 5: key "image" already set',
+    ):
+        load_string(text, source="pod.yaml")
+
+
+def test_a_json_key_given_twice_is_an_error():
+    with pytest.raises(ManifestError, match=r'^p.json: error parsing JSON: duplicate field "kind"'):
+        load_string('{"apiVersion": "v1", "kind": "Pod", "kind": "Pod"}', source="p.json")
