@@ -31,6 +31,13 @@ from minikube_py.api.quantity import PARSE_ERROR, Quantity, QuantityError
         ("0", "0", 0, 0),
         (".5", "500m", 500, 1),
         ("+1", "1", 1000, 1),
+        ("1000000000", "1G", 10**12, 10**9),
+        ("1.", "1", 1000, 1),
+        ("1.G", "1G", 10**12, 10**9),
+        ("3.001n", "4n", 1, 1),
+        ("0.000000000001Ki", "2n", 1, 1),
+        ("300Mi", "300Mi", 300 * 2**20 * 1000, 300 * 2**20),
+        ("1080m", "1080m", 1080, 2),
     ],
 )
 def test_parse_and_canonical_form(text, canonical, milli, whole):
@@ -40,7 +47,27 @@ def test_parse_and_canonical_form(text, canonical, milli, whole):
     assert q.value_ceil() == whole
 
 
-@pytest.mark.parametrize("text", ["", "64MB", "1.2.3", "abc", "1Ki1", "--1", ".", "1e", "Mi", True])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "64MB",
+        "1.2.3",
+        "abc",
+        "1Ki1",
+        "--1",
+        ".",
+        "1e",
+        "Mi",
+        True,
+        " 1",
+        "1 ",
+        "0.1mi",
+        ".5i",
+        "-3.01e-",
+        "1+1.0M",
+    ],
+)
 def test_invalid_quantities_raise_kubernetes_message(text):
     with pytest.raises(QuantityError) as info:
         Quantity.parse(text)
