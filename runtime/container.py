@@ -135,10 +135,10 @@ class Container:
             spec.cgroups_path or f"{defaults.DEFAULT_CGROUP_PARENT}/{container_id}"
         )
         config = build_config(container_id, spec, cg)
-        cg.create()
         pid = 0
         fds: list[int] = []
         try:
+            cg.create()
             cg.apply(spec.resources)
             devnull = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
             fds.append(devnull)

@@ -156,10 +156,7 @@ def intermediate(config: dict[str, Any], fds: list[int], pid_w: int) -> None:
 def container_init(config: dict[str, Any], stdio: list[int], report_w: int, start_r: int) -> None:
     """Become the container's process; never returns."""
     try:
-        path, args, env = prepare(config, stdio)
-        keep = {0, 1, 2, report_w, start_r}
-        with step("close fds"):
-            linux.close_fds_except(keep)
+        path, args, env = prepare(config, stdio, keep={0, 1, 2, report_w, start_r})
         _send(report_w, {"ready": True})
         if os.read(start_r, 1) != b"x":
             os._exit(0)  # the caller gave up: never exec
@@ -176,7 +173,9 @@ def container_init(config: dict[str, Any], stdio: list[int], report_w: int, star
     os._exit(127)
 
 
-def prepare(config: dict[str, Any], stdio: list[int]) -> tuple[str, list[str], list[str]]:
+def prepare(
+    config: dict[str, Any], stdio: list[int], keep: set[int]
+) -> tuple[str, list[str], list[str]]:
     """Everything up to exec; returns (resolved executable, argv, envp)."""
     spec = config["spec"]
     proc = spec["process"]
@@ -216,20 +215,32 @@ def prepare(config: dict[str, Any], stdio: list[int]) -> tuple[str, list[str], l
         adj = "/proc/self/oom_score_adj"
         with step("write oom_score_adj", adj), open(adj, "w") as f:
             f.write(str(proc["oom_score_adj"]))
+    # before chdir: no fd of ours may serve as a way out (CVE-2024-21626)
+    with step("close fds"):
+        linux.close_fds_except(keep)
     _set_user_and_caps(proc, config["capabilities"])
     with step("chdir", proc["cwd"]):
         os.chdir(proc["cwd"])
-    with step("getcwd", proc["cwd"]):
-        cwd = os.getcwd()
-        # a cwd reached through a leaked host fd shows as "(unreachable)/...":
-        # exec there would hand the host's filesystem to the container
-        if not cwd.startswith("/"):
-            raise StepFailed("chdir", proc["cwd"], 0, "working directory is outside the root")
+    _check_cwd_inside_root(proc["cwd"])
     path = _find_executable(proc["args"][0], proc["env"])
     if proc["no_new_privileges"]:
         with step("set no_new_privs"):
             prctl.set_no_new_privs(1)
     return path, proc["args"], proc["env"]
+
+
+def _check_cwd_inside_root(cwd: str) -> None:
+    """Refuse a cwd outside the root (reached through an fd, e.g. /proc/self/fd/N).
+
+    The kernel reports such a cwd as "(unreachable)/..." (glibc: ENOENT):
+    exec'ing there would hand the host's filesystem to the container.
+    """
+    try:
+        real = os.getcwd()
+    except OSError:
+        real = ""
+    if not real.startswith("/"):
+        raise StepFailed("chdir", cwd, 0, "working directory is outside the container root")
 
 
 def _mount_root(config: dict[str, Any], rootfs: str) -> None:

@@ -10,7 +10,7 @@ import pytest
 from runtime.cgroups import open_cgroup
 from runtime.container import Container
 from runtime.errors import SpecError, StartError
-from runtime.spec import Namespace, Process, Root, Spec
+from runtime.spec import Mount, Namespace, Process, Root, Spec
 
 
 @pytest.fixture
@@ -30,10 +30,7 @@ def make(busybox_rootfs, tmp_path):
         cg = open_cgroup(path)
         for d in set(getattr(cg, "dirs", {}).values()) or {getattr(cg, "dir", "")}:
             assert not os.path.exists(d), f"cgroup {d} left behind"
-    cg = open_cgroup(parent)
-    for d in set(getattr(cg, "dirs", {}).values()) or {getattr(cg, "dir", "")}:
-        if os.path.isdir(d):
-            os.rmdir(d)
+    open_cgroup(parent).destroy()
 
 
 def our_processes(cid: str) -> list[int]:
@@ -122,3 +119,54 @@ def test_created_but_never_started_container_is_deleted_cleanly(make, tmp_path):
     c.delete()
     assert not c.alive()
     assert our_processes(cid) == []
+
+
+def test_cwd_reached_through_an_inherited_fd_is_refused(make, tmp_path):
+    # CVE-2024-21626 class: fd 0 is a host directory, cwd /proc/self/fd/0
+    # would put the process outside its root
+    s, cid = make("/bin/true")
+    s.process.cwd = "/proc/self/fd/0"
+    host_dir = os.open("/", os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        with pytest.raises(StartError) as e:
+            Container.create(cid, s, str(tmp_path / "st"), stdin=host_dir)
+    finally:
+        os.close(host_dir)
+    assert str(e.value) == (
+        f'container {cid}: chdir "/proc/self/fd/0": working directory is outside the container root'
+    )
+    assert our_processes(cid) == []
+
+
+def test_exec_failure_after_start_is_reported_and_cleaned_up(make, tmp_path):
+    # executable bit set, but not a program: only execve itself can tell
+    bad = tmp_path / "bad"
+    bad.write_bytes(b"\x00\x01garbage")
+    bad.chmod(0o755)
+    s, cid = make("/bad")
+    s.mounts.append(Mount("/bad", "bind", str(bad), ["ro"]))
+    c = Container.create(cid, s, str(tmp_path / "st"))
+    with pytest.raises(StartError) as e:
+        c.start()
+    assert str(e.value) == f'container {cid}: exec "/bad": exec format error'
+    assert not c.alive()
+    assert our_processes(cid) == []
+    assert not os.path.exists(os.path.join(tmp_path, "st", "state.json"))
+
+
+def test_containers_start_concurrently_from_many_threads(make, tmp_path):
+    # the agent is multi-threaded: creates from threads must not interfere
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(i: int) -> tuple[int | None, str]:
+        s, cid = make("/bin/sh", "-c", f"exit {i}")
+        c = Container.run(cid, s, str(tmp_path / cid))
+        status = c.wait(timeout=20)
+        c.delete()
+        return (status.code if status else None), cid
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(one, range(16)))
+    assert [code for code, _ in results] == list(range(16))
+    for _, cid in results:
+        assert our_processes(cid) == []
