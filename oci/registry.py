@@ -209,23 +209,35 @@ class RegistryClient:
 
         ``what`` names the image in errors (``image not found: WHAT``).
         """
-        response = self.request(
-            "GET", f"/v2/{repo}/manifests/{reference}", repo, what, headers={"Accept": ACCEPT}
-        )
-        try:
-            length = int(response.headers.get("Content-Length") or 0)
-            if length > MAX_MANIFEST_SIZE:
-                raise RegistryError(
-                    f"manifest {reference} of {what} is {length} bytes, more than the "
-                    f"{MAX_MANIFEST_SIZE} a manifest may have"
-                )
-            body = response.content
-        except requests.RequestException as e:
-            raise RegistryUnreachable(
-                f"cannot reach registry {self.domain}: reading manifest of {what}: {_reason(e)}"
-            ) from None
-        finally:
-            response.close()
+        for attempt in range(1, self.retry.attempts + 1):
+            response = self.request(
+                "GET", f"/v2/{repo}/manifests/{reference}", repo, what, headers={"Accept": ACCEPT}
+            )
+            try:
+                length = int(response.headers.get("Content-Length") or 0)
+                if length > MAX_MANIFEST_SIZE:
+                    raise RegistryError(
+                        f"manifest {reference} of {what} is {length} bytes, more than the "
+                        f"{MAX_MANIFEST_SIZE} a manifest may have"
+                    )
+                body = response.raw.read(MAX_MANIFEST_SIZE + 1, decode_content=True)
+                if length and len(body) != length:
+                    raise requests.ConnectionError(f"got {len(body)} of {length} bytes")
+                break
+            except (requests.RequestException, OSError, _urllib3_errors()) as e:
+                if attempt == self.retry.attempts:
+                    raise RegistryUnreachable(
+                        f"cannot reach registry {self.domain}: reading manifest of {what}: "
+                        f"{_reason(e)}"
+                    ) from None
+                self.sleep(self.retry.delay(attempt - 1))
+            finally:
+                response.close()
+        if len(body) > MAX_MANIFEST_SIZE:
+            raise RegistryError(
+                f"manifest {reference} of {what} is more than the {MAX_MANIFEST_SIZE} bytes "
+                "a manifest may have"
+            )
         media_type = response.headers.get("Content-Type", "").split(";")[0].strip()
         return Manifest(
             body,

@@ -264,3 +264,17 @@ def test_unknown_tag_is_image_not_found(serve, tmp_path):
     with pytest.raises(ImageNotFound) as raised:
         pull_from(server, tmp_path, "team/app:nope")
     assert str(raised.value) == f"image not found: {server.host}/team/app:nope"
+
+
+def test_manifest_cut_short_is_fetched_again(serve):
+    body = json.dumps({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "layers": []}).encode()
+
+    def route(server, seen):
+        cut = 10 if len(server.seen) == 1 else None
+        return Reply(200, body, {"Content-Type": OCI_MANIFEST}, cut_after=cut)
+
+    server = serve(route)
+    manifest = quick_client(server).get_manifest("app", "v1", "app:v1")
+    assert manifest.body == body
+    assert manifest.digest == digest_of(body)
+    assert len(server.seen) == 2
