@@ -16,10 +16,13 @@ from minikube_py.api.objects import (
     EmptyDirVolumeSource,
     ObjectMeta,
     Pod,
+    PodSecurityContext,
     PodSpec,
     ReplicationController,
     Volume,
 )
+from oci.errors import InvalidReference
+from oci.reference import Reference
 
 DEFAULT_NAMESPACE = "default"
 DEFAULT_RESTART_POLICY = "Always"
@@ -51,9 +54,6 @@ def generate_name(base: str) -> str:
 
 def default_pull_policy(image: str) -> str:
     """``Always`` for ``:latest`` or no tag, else ``IfNotPresent`` (also for digest-only refs)."""
-    from oci.errors import InvalidReference
-    from oci.reference import Reference
-
     try:
         ref = Reference.parse(image.strip())
     except InvalidReference:
@@ -101,8 +101,6 @@ def default_pod_spec(spec: PodSpec) -> None:
         # The ServiceAccount admission plugin's doing on a real API server.
         spec.service_account_name = spec.extra.get("serviceAccount") or DEFAULT_SERVICE_ACCOUNT
     if spec.security_context is None:
-        from minikube_py.api.objects import PodSecurityContext
-
         spec.security_context = PodSecurityContext()
     for v in spec.volumes:
         default_volume(v)
