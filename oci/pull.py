@@ -26,6 +26,7 @@ from oci.errors import (
     DigestMismatch,
     InvalidReference,
     ManifestError,
+    StoreError,
     UnsupportedManifest,
 )
 from oci.mediatypes import (
@@ -104,27 +105,9 @@ def pull(
         top_type, top_doc = _check_manifest(top, ref, client.domain, ref.digest)
         manifest_blobs = {top.digest: top.body}
         if top_type in INDEX_TYPES:
-            chosen = select_manifest(top_doc.get("manifests") or [], want, MANIFEST_TYPES, str(ref))
-            digest = _descriptor_digest(chosen, ref)
-            if store.has_blob(digest):
-                body = store.read_blob(digest)
-            else:
-                child = client.get_manifest(ref.path, digest, str(ref))
-                _check_manifest(child, ref, client.domain, digest)
-                body = child.body
-                if "size" in chosen and len(body) != chosen["size"]:
-                    raise DigestMismatch(
-                        f"size mismatch for manifest {digest} of {ref}: the index says "
-                        f"{chosen['size']} bytes, registry {client.domain} sent {len(body)}"
-                    )
-                manifest_blobs[digest] = body
-            manifest = _parse_manifest(body, ref, digest)
-            descriptor = {
-                "mediaType": chosen["mediaType"],
-                "digest": digest,
-                "size": len(body),
-                "platform": chosen["platform"],
-            }
+            manifest, descriptor = _manifest_from_index(
+                client, store, ref, top_doc, want, manifest_blobs
+            )
         else:
             manifest = top_doc
             descriptor = {"mediaType": top_type, "digest": top.digest, "size": len(top.body)}
@@ -134,6 +117,38 @@ def pull(
             store.put_blob(body, digest)
         store.tag(ref, descriptor, repo_digest=top.digest)
     return store.image(ref)
+
+
+def _manifest_from_index(
+    client: RegistryClient,
+    store: ContentStore,
+    ref: Reference,
+    index: dict,
+    want: Platform,
+    manifest_blobs: dict[str, bytes],
+) -> tuple[dict, dict]:
+    """This platform's manifest from an index: from the store if there, else the registry."""
+    chosen = select_manifest(index.get("manifests") or [], want, MANIFEST_TYPES, str(ref))
+    digest = _descriptor_digest(chosen, ref)
+    if store.has_blob(digest):
+        body = store.read_blob(digest)
+    else:
+        child = client.get_manifest(ref.path, digest, str(ref))
+        _check_manifest(child, ref, client.domain, digest)
+        body = child.body
+        if "size" in chosen and len(body) != chosen["size"]:
+            raise DigestMismatch(
+                f"size mismatch for manifest {digest} of {ref}: the index says "
+                f"{chosen['size']} bytes, registry {client.domain} sent {len(body)}"
+            )
+        manifest_blobs[digest] = body
+    descriptor = {
+        "mediaType": chosen["mediaType"],
+        "digest": digest,
+        "size": len(body),
+        "platform": chosen["platform"],
+    }
+    return _parse_manifest(body, ref, digest), descriptor
 
 
 def _pull_from_store(
@@ -147,7 +162,10 @@ def _pull_from_store(
     assert ref.digest
     if not store.has_blob(ref.digest):
         return False
-    document = json.loads(store.read_blob(ref.digest))
+    try:
+        document = store.read_json(ref.digest)
+    except StoreError:
+        return False  # not a manifest: let the registry say what it is
     if "manifests" in document:
         chosen = select_manifest(document["manifests"], want, MANIFEST_TYPES, str(ref))
         if not store.has_blob(chosen["digest"]):
