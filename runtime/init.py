@@ -81,7 +81,9 @@ def _send(fd: int, obj: dict[str, Any]) -> None:
 
 def serve(sock_fd: int) -> None:
     """Serve spawn requests until the caller closes its end (or dies)."""
-    prctl.set_pdeathsig(signal.SIGKILL)
+    # No PR_SET_PDEATHSIG: it fires when the *thread* that started us exits,
+    # and the caller's threads come and go.  EOF on the socket means the
+    # caller is gone (closed it or died); containers are unaffected either way.
     prctl.set_name("runtime-forker")
     sock = socket.socket(fileno=sock_fd)
     while True:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import ctypes.util
 import os
 import platform
 
@@ -77,7 +76,12 @@ _SYSCALLS = {
 }
 _ARCH = 0 if platform.machine() in ("x86_64", "AMD64") else 1
 
-_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+try:  # the soname directly: ctypes.util.find_library costs ~10 ms of imports
+    _libc = ctypes.CDLL("libc.so.6", use_errno=True)
+except OSError:
+    import ctypes.util
+
+    _libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
 _libc.syscall.restype = ctypes.c_long
 _libc.mount.argtypes = [
     ctypes.c_char_p,

@@ -220,8 +220,10 @@ def validate(spec: Spec) -> None:
     if mnt is None or mnt.path is not None:
         # Every mount we make must die with the container, never touch the host.
         raise SpecError("namespaces", "a new mount namespace is required")
-    if spec.hostname is not None and spec.namespace("uts") is None:
-        raise SpecError("hostname", "setting a hostname needs a uts namespace")
+    uts = spec.namespace("uts")
+    if spec.hostname is not None and (uts is None or uts.path is not None):
+        # a joined uts namespace belongs to its owner (a pod's pause process)
+        raise SpecError("hostname", "setting a hostname needs a new uts namespace")
     for i, m in enumerate(spec.mounts):
         if not m.destination.startswith("/"):
             raise SpecError(f"mounts[{i}].destination", f"{m.destination!r} is not absolute")

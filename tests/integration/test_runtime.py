@@ -19,6 +19,7 @@ import pytest
 
 from runtime.cgroups import open_cgroup
 from runtime.container import Container, ExitStatus
+from runtime.errors import SpecError
 from runtime.spec import (
     Capabilities,
     Mount,
@@ -356,6 +357,43 @@ def test_joining_another_containers_network_namespace_shares_interfaces(rt):
     finally:
         os.close(out_a)
         rt.delete(ca)
+
+
+def test_pod_style_join_of_net_ipc_uts_keeps_own_pid_and_mount(rt):
+    pause = rt.spec("/bin/sh", "-c", "echo READY; exec sleep 60")
+    pause.hostname = "pod-a"
+    cp, out_p = rt.start(pause)
+    read_until(out_p, "READY")
+    try:
+        app = rt.spec(
+            "/bin/sh",
+            "-c",
+            "hostname; echo $$; for n in net ipc uts pid mnt; do readlink /proc/self/ns/$n; done",
+        )
+        app.hostname = None  # the uts namespace is the pause's
+        app.namespaces = [
+            *(
+                Namespace(t, f"/proc/{cp.pid}/ns/{n}")
+                for t, n in (("network", "net"), ("ipc", "ipc"), ("uts", "uts"))
+            ),
+            Namespace("pid"),
+            Namespace("mount"),
+        ]
+        out = rt.run(app).out.split()
+        assert out[:2] == ["pod-a", "1"]
+        for n, link in zip(("net", "ipc", "uts", "pid", "mnt"), out[2:], strict=True):
+            shared = os.readlink(f"/proc/{cp.pid}/ns/{n}") == link
+            assert shared == (n in ("net", "ipc", "uts")), n
+    finally:
+        os.close(out_p)
+        rt.delete(cp)
+
+
+def test_hostname_in_a_joined_uts_namespace_is_refused(rt):
+    s = rt.spec("/bin/true")
+    s.namespaces[3] = Namespace("uts", "/proc/self/ns/uts")
+    with pytest.raises(SpecError, match="hostname: setting a hostname needs a new uts namespace"):
+        rt.run(s)
 
 
 def test_joining_a_pid_namespace_sees_its_processes(rt):
