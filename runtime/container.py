@@ -17,6 +17,7 @@ import contextlib
 import os
 import select
 import signal
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -97,6 +98,7 @@ class Container:
         self._start_w: int | None = None
         self._pidfd: int | None = None
         self._exit: ExitStatus | None = None
+        self._reap_lock = threading.Lock()  # one waitpid per container, any thread
 
     @property
     def id(self) -> str:
@@ -136,6 +138,7 @@ class Container:
         )
         config = build_config(container_id, spec, cg)
         pid = 0
+        pidfd = None
         fds: list[int] = []
         try:
             cg.create()
@@ -165,8 +168,9 @@ class Container:
                     os.waitpid(pid, 0)
             with contextlib.suppress(RuntimeErr):
                 cg.kill_all()
-            cg.destroy()
-            for fd in fds:
+            with contextlib.suppress(RuntimeErr):  # the first error is the one to report
+                cg.destroy()
+            for fd in [*fds, *([pidfd] if pidfd is not None else [])]:
                 os.close(fd)
             raise
         assert start_time is not None
@@ -312,8 +316,15 @@ class Container:
             )
         if timeout is not None and not self.wait_exit(timeout):
             return None
-        _, raw = os.waitpid(self.pid, 0)
-        return self._record_exit(raw)
+        return self._reap()
+
+    def _reap(self) -> ExitStatus:
+        with self._reap_lock:
+            if self._exit is None:
+                _, raw = os.waitpid(self.pid, 0)
+                self._record_exit(raw)
+        assert self._exit is not None
+        return self._exit
 
     def _record_exit(self, raw: int) -> ExitStatus:
         code = os.WEXITSTATUS(raw) if os.WIFEXITED(raw) else None
@@ -348,8 +359,7 @@ class Container:
                 os.kill(self.pid, signal.SIGKILL)
         self.cgroup.kill_all()
         if self._exit is None and self.is_parent():
-            _, raw = os.waitpid(self.pid, 0)
-            self._record_exit(raw)
+            self._reap()
         for m in reversed(self.state.mounts):
             with contextlib.suppress(SyscallError):
                 linux.umount2(m, linux.MNT_DETACH)
