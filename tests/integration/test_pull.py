@@ -277,25 +277,34 @@ def test_digest_reference_finds_an_image_pulled_by_tag(images, store):
     assert store.image(by_digest).manifest_digest == stored.manifest_digest
 
 
-def test_docker_schema2_images_are_stored_in_oci_form(images, registry, store, tmp_path):
-    """A Docker-format image (pushed with skopeo --format v2s2) stays readable by skopeo oci:."""
-    ref = f"{registry.host}/fixtures-docker/busybox:v2s2"
+@pytest.mark.parametrize("name", ["busybox", "multiarch"])
+def test_docker_format_images_are_stored_in_oci_form(images, registry, store, name):
+    """Docker schema 2 manifests and manifest lists (pushed with skopeo --format v2s2) are
+    stored as OCI manifests, so skopeo's oci: transport reads them too."""
+    image = images[name]
+    ref = f"{registry.host}/fixtures-docker/{name}:v2s2"
+    source = image.layout_tag if name != "multiarch" else "multiarch"
     subprocess.run(
         [
             "skopeo",
             "copy",
             "-q",
+            "--all",
             "--dest-tls-verify=false",
             "--format",
             "v2s2",
-            f"oci:{images.busybox.layout}:{images.busybox.layout_tag}",
+            f"oci:{image.layout}:{source}",
             f"docker://{ref}",
         ],
         check=True,
     )
     stored = pull(ref, store)
     raw = json.loads(store.read_blob(stored.repo_digest))
-    assert raw["mediaType"] == "application/vnd.docker.distribution.manifest.v2+json"
+    docker_type = "application/vnd.docker.distribution.manifest"
+    assert raw["mediaType"] == f"{docker_type}.{'list.v2' if name == 'multiarch' else 'v2'}+json"
     assert stored.manifest["mediaType"] == "application/vnd.oci.image.manifest.v1+json"
-    assert [d["digest"] for d in stored.layers] == [d["digest"] for d in raw["layers"]]
+    assert {d["mediaType"] for d in stored.layers} == {
+        "application/vnd.oci.image.layer.v1.tar+gzip"
+    }
     assert skopeo_inspect(store, ref)["Layers"] == [d["digest"] for d in stored.layers]
+    assert stored.platform == "linux/amd64"

@@ -71,6 +71,22 @@ def test_loopback_and_named_insecure_registries_use_plain_http():
     assert RegistryClient("ghcr.io").base_url == "https://ghcr.io"
     assert RegistryClient("docker.io").base_url == "https://registry-1.docker.io"
     assert RegistryClient("127.0.0.1:5000").base_url == "http://127.0.0.1:5000"
+    assert RegistryClient("ghcr.io").session.verify == "/etc/ssl/certs/ca-certificates.crt", (
+        "HTTPS is checked against the system CAs"
+    )
+
+
+def test_manifest_request_accepts_oci_and_docker_manifests_and_indexes(serve):
+    body = json.dumps({"schemaVersion": 2, "mediaType": OCI_MANIFEST}).encode()
+    server = serve(lambda s, seen: Reply(200, body, {"Content-Type": OCI_MANIFEST}))
+    quick_client(server).get_manifest("app", "v1", "app:v1")
+    accepted = {t.strip() for t in server.seen[0].headers["Accept"].split(",")}
+    assert accepted == {
+        "application/vnd.oci.image.index.v1+json",
+        "application/vnd.oci.image.manifest.v1+json",
+        "application/vnd.docker.distribution.manifest.list.v2+json",
+        "application/vnd.docker.distribution.manifest.v2+json",
+    }
 
 
 def test_redirected_blob_does_not_carry_authorization_to_another_host(serve):
