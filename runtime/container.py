@@ -72,6 +72,7 @@ def build_config(container_id: str, spec: Spec, cgroup: cgroups.Cgroup) -> dict[
         if n.path is None and n.type != "cgroup":
             flags |= linux.NAMESPACE_FLAGS[n.type]
     cgroupns = spec.namespace("cgroup")
+    has_dev = any(m.destination.rstrip("/") == "/dev" for m in spec.mounts)
     return {
         "id": container_id,
         "spec": spec.to_dict(),
@@ -81,8 +82,9 @@ def build_config(container_id: str, spec: Spec, cgroup: cgroups.Cgroup) -> dict[
         "cgroup_procs": cgroup.procs_files(),
         "overlay": overlay_data(spec.root) if spec.root.is_overlay else None,
         "mounts": [_plan(m, i, cgroup) for i, m in enumerate(spec.mounts)],
-        "devices": [list(d) for d in defaults.DEFAULT_DEVICES],
-        "dev_symlinks": [list(s) for s in defaults.DEFAULT_DEV_SYMLINKS],
+        # only into a /dev of our own (a tmpfs), never into the rootfs itself
+        "devices": [list(d) for d in defaults.DEFAULT_DEVICES] if has_dev else [],
+        "dev_symlinks": [list(s) for s in defaults.DEFAULT_DEV_SYMLINKS] if has_dev else [],
         "capabilities": spec.process.capabilities.resolve(
             ["CAP_" + c.upper() for c in prctl.ALL_CAP_NAMES]
         ),

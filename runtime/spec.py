@@ -137,7 +137,8 @@ class Spec:
     resources: Resources = field(default_factory=Resources)
     masked_paths: list[str] = field(default_factory=lambda: list(defaults.DEFAULT_MASKED_PATHS))
     readonly_paths: list[str] = field(default_factory=lambda: list(defaults.DEFAULT_READONLY_PATHS))
-    default_devices: bool = True  # mknod the minimal /dev (needs a tmpfs at /dev)
+    # mknod the minimal /dev into the mount at /dev (skipped when there is none)
+    default_devices: bool = True
 
     def namespace(self, type_: str) -> Namespace | None:
         return next((n for n in self.namespaces if n.type == type_), None)

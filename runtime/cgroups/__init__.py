@@ -94,7 +94,7 @@ class Cgroup(ABC):
     def freeze(self, frozen: bool) -> None: ...
 
     @abstractmethod
-    def destroy(self) -> None:
+    def destroy(self, timeout: float = 2.0) -> None:
         """Remove the (empty) cgroup directories; absent is fine."""
 
     @abstractmethod

@@ -129,9 +129,9 @@ class CgroupV1(Cgroup):
                 return  # FREEZING: kill anyway, the loop retries
             time.sleep(0.001)
 
-    def destroy(self) -> None:
+    def destroy(self, timeout: float = 2.0) -> None:
         for d in self._unique_dirs():
-            rmdir_retry(self.fs, d)
+            rmdir_retry(self.fs, d, timeout)
 
     def to_state(self) -> dict[str, Any]:
         return {"version": 1, "dirs": dict(self.dirs)}

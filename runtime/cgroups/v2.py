@@ -173,8 +173,8 @@ class CgroupV2(Cgroup):
             self._write(self._f("cgroup.kill"), "1")
         super().kill_all(timeout)
 
-    def destroy(self) -> None:
-        rmdir_retry(self.fs, self.dir)
+    def destroy(self, timeout: float = 2.0) -> None:
+        rmdir_retry(self.fs, self.dir, timeout)
 
     def to_state(self) -> dict[str, Any]:
         return {"version": 2, "root": self.root, "path": self.path}

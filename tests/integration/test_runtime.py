@@ -389,6 +389,15 @@ def test_pod_style_join_of_net_ipc_uts_keeps_own_pid_and_mount(rt):
         rt.delete(cp)
 
 
+def test_new_cgroup_namespace_shows_the_container_cgroup_as_root(rt):
+    s = rt.spec("/bin/sh", "-c", "cat /proc/self/cgroup")
+    s.namespaces.append(Namespace("cgroup"))
+    lines = rt.run(s).out.split()
+    assert lines, "no /proc/self/cgroup output"
+    assert all(line.endswith(":/") for line in lines if ":memory:" in line or ":pids:" in line)
+    assert any(":memory:" in line or line.startswith("0::") for line in lines)
+
+
 def test_hostname_in_a_joined_uts_namespace_is_refused(rt):
     s = rt.spec("/bin/true")
     s.namespaces[3] = Namespace("uts", "/proc/self/ns/uts")

@@ -227,7 +227,7 @@ def test_destroy_removes_the_leaf_and_refuses_while_processes_remain(fake):
     cg.create()
     fake.add_process(cg.path, 999)
     with pytest.raises(CgroupError, match=r"rmdir .*web: device or resource busy"):
-        cg.destroy()
+        cg.destroy(timeout=0.05)
     fake._put(cg.dir, "cgroup.procs", "")
     cg.destroy()
     assert not os.path.exists(cg.dir)

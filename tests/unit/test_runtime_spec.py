@@ -139,3 +139,32 @@ def test_secure_join_keeps_symlinks_and_dotdot_inside_the_root(tmp_path):
 def test_start_error_reads_like_runc():
     e = StartError("web", "exec", "/bin/nope", 2)
     assert str(e) == 'container web: exec "/bin/nope": no such file or directory'
+
+
+def test_executable_lookup_follows_path_and_reports_like_exec(tmp_path):
+    from runtime.init import StepFailed, _find_executable
+
+    (tmp_path / "bin").mkdir()
+    prog = tmp_path / "bin" / "prog"
+    prog.write_text("#!/bin/sh\n")
+    prog.chmod(0o755)
+    data = tmp_path / "bin" / "data"
+    data.write_text("x")
+    data.chmod(0o644)
+    env = [f"PATH=/nonexistent:{tmp_path}/bin"]
+    assert _find_executable("prog", env) == f"{tmp_path}/bin/prog"
+    assert _find_executable(str(prog), []) == str(prog)
+    with pytest.raises(StepFailed) as e:
+        _find_executable("missing", env)
+    assert e.value.report == {
+        "step": "exec",
+        "path": "missing",
+        "errno": 2,
+        "detail": "not found in $PATH",
+    }
+    with pytest.raises(StepFailed) as e:
+        _find_executable(str(tmp_path / "bin"), env)
+    assert e.value.report["errno"] == 21  # EISDIR
+    with pytest.raises(StepFailed) as e:
+        _find_executable(str(data), env)
+    assert e.value.report["errno"] == 13  # EACCES
