@@ -162,6 +162,10 @@ class TokenCache:
             self._tokens.pop(key, None)
             return None
 
+    def drop(self, key: tuple[str, str, str]) -> None:
+        with self._lock:
+            self._tokens.pop(key, None)
+
     def put(self, key: tuple[str, str, str], token: str, lifetime: float) -> None:
         with self._lock:
             self._tokens[key] = (token, self._clock() + max(lifetime - _EXPIRY_MARGIN, 1))
@@ -191,6 +195,11 @@ class Authenticator:
         if self._basic and self.credentials:
             return basic_header(self.credentials)
         return None
+
+    def forget(self, scope: str | None) -> None:
+        """Drop the cached token for ``scope`` (the registry refused it)."""
+        if self._bearer is not None:
+            self.tokens.drop(self._token_key(self._bearer, scope))
 
     def learn(self, header: str | None) -> None:
         """Remember a registry's challenge (from the /v2/ ping) without fetching anything yet."""

@@ -338,19 +338,21 @@ class RegistryClient:
         headers = dict(headers or {})
         url = self.base_url + path
         authorization = self.auth.header_for(scope)
-        authenticated = authorization is not None
+        answered = False
         while True:
             response = self._send(method, url, headers, authorization=authorization)
             if response.status_code != 401:
                 break
             response.close()
-            if authenticated:
+            if answered:
                 raise self.auth.rejected(_repo_name(self.domain, repo))
             with self._auth_lock:
+                # A cached token may have expired early: answer the challenge afresh, once.
+                self.auth.forget(scope)
                 authorization = self.auth.answer(
                     response.headers.get("WWW-Authenticate"), scope, _repo_name(self.domain, repo)
                 )
-            authenticated = True
+            answered = True
         status = response.status_code
         if 200 <= status < 300:
             return response

@@ -284,3 +284,14 @@ def test_config_json_is_used_through_pull(tmp_path, token_registry):
     assert "authentication" not in str(raised.value)
     assert reg.issued == 1
     assert not os.path.exists(os.path.join(store.root, "blobs", "sha256", "0" * 64))
+
+
+def test_token_the_registry_refuses_is_replaced_once(token_registry):
+    reg = token_registry()
+    client = client_for(reg)
+    client.get_manifest("app", "v1", "app:v1")
+    # The registry forgets its tokens (restart, early expiry): the cached one now fails.
+    key = next(k for k in client.auth.tokens._tokens if k[2] == "repository:app:pull")
+    client.auth.tokens.put(key, "stale-token", 300)
+    assert client.get_manifest("app", "v1", "app:v1").body == MANIFEST
+    assert reg.issued == 2
