@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "images": "minikube_py.cli.images:images",
     "rmi": "minikube_py.cli.images:rmi",
     "unpack": "minikube_py.cli.unpack:unpack",
+    "run": "minikube_py.cli.run:run",
 }
 
 

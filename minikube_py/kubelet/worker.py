@@ -1,0 +1,359 @@
+"""The pod worker: one thread per pod, all of that pod's work serialised on it.
+
+It makes the sandbox, runs init containers in order, starts the app containers,
+learns of their exits, applies restartPolicy with crash-loop backoff, and on
+stop (or when the pod is finished) kills the containers with their grace
+period and tears the sandbox down.  Status changes go to `on_change`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import queue
+import signal
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from minikube_py.api.objects import Container, Pod
+from minikube_py.errors import MinikubeError
+from minikube_py.kubelet import status as st
+from minikube_py.kubelet.config import NodeConfig
+from minikube_py.kubelet.containers import container_spec
+from minikube_py.kubelet.images import ImageManager, ImagePullError
+from minikube_py.kubelet.sandbox import Sandbox, create_sandbox, teardown_sandbox
+from oci.reference import Reference
+from runtime.container import Container as RuntimeContainer
+from runtime.container import ExitStatus
+from runtime.errors import RuntimeErr, StartError
+
+CONTAINER_ID_PREFIX = "minikube-py://"
+
+
+@dataclass
+class _Instance:
+    """One container of the pod across its restarts."""
+
+    spec: Container
+    status: st.ContainerStatus
+    init: bool = False
+    runtime: RuntimeContainer | None = None
+    started: float = 0.0  # monotonic
+    next_start: float | None = None  # monotonic; None: not scheduled
+    backoff: float = 0.0
+    stop_signal: int = signal.SIGTERM
+    exit_seen: threading.Event = field(default_factory=threading.Event)
+
+
+class PodWorker:
+    def __init__(
+        self,
+        pod: Pod,
+        node: NodeConfig,
+        images: ImageManager,
+        on_change: Callable[[PodWorker], None] = lambda w: None,
+    ):
+        self.pod = pod
+        self.node = node
+        self.images = images
+        self.on_change = on_change
+        self.status = st.PodStatus(host_ip="")
+        self.sandbox: Sandbox | None = None
+        self._events: queue.Queue = queue.Queue()
+        self._stopping = threading.Event()
+        self._grace: float | None = None
+        self.finished = threading.Event()
+        self._lock = threading.Lock()
+        self._inits = [self._instance(c, init=True) for c in pod.spec.init_containers]
+        self._apps = [self._instance(c) for c in pod.spec.containers]
+        self.status.init_container_statuses = [i.status for i in self._inits]
+        self.status.container_statuses = [i.status for i in self._apps]
+        self._thread = threading.Thread(target=self._run, name=f"pod-{pod.name}", daemon=True)
+
+    def _instance(self, c: Container, init: bool = False) -> _Instance:
+        reason = "PodInitializing" if self.pod.spec.init_containers else "ContainerCreating"
+        status = st.ContainerStatus(c.name, c.image, state=st.ContainerState(st.WAITING, reason))
+        return _Instance(c, status, init=init, backoff=self.node.backoff_initial)
+
+    # ---- control ------------------------------------------------------------
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, grace_seconds: float | None = None) -> None:
+        """Ask the pod to terminate (delete): stop signal, grace period, then SIGKILL."""
+        self._grace = grace_seconds
+        self._stopping.set()
+        self._events.put(None)
+
+    def join(self, timeout: float | None = None) -> bool:
+        return self.finished.wait(timeout)
+
+    @property
+    def phase(self) -> str:
+        return self.status.phase
+
+    # ---- the loop -------------------------------------------------------------
+
+    def _run(self) -> None:
+        try:
+            self._changed()
+            if not self._make_sandbox():
+                return
+            for inst in self._inits:
+                if not self._run_init(inst):
+                    return
+            for inst in self._apps:
+                inst.status.state = st.ContainerState(st.WAITING, "ContainerCreating")
+                inst.next_start = time.monotonic()
+            self._changed()
+            self._app_loop()
+        except Exception as e:  # a bug must not leave containers behind
+            self.status.message = f"internal error: {e}"
+            raise
+        finally:
+            self._terminate()
+            self.finished.set()
+            self._changed()
+
+    def _make_sandbox(self) -> bool:
+        try:
+            self.sandbox = create_sandbox(self.pod, self.node)
+        except MinikubeError as e:
+            self.status.phase = st.FAILED
+            self.status.reason = "FailedCreatePodSandBox"
+            self.status.message = str(e)
+            return False
+        self.status.pod_ip = self.sandbox.ip
+        self.status.start_time = st.now()
+        return True
+
+    def _run_init(self, inst: _Instance) -> bool:
+        """Run one init container to success; False if the pod is finished or stopping."""
+        inst.next_start = time.monotonic()
+        while not self._stopping.is_set():
+            self._start_due([inst])
+            if inst.status.done:
+                return False  # failed under restartPolicy Never
+            if inst.status.state.kind == st.TERMINATED and inst.status.state.exit_code == 0:
+                return True
+            self._wait_event([inst])
+        return False
+
+    def _app_loop(self) -> None:
+        while not self._stopping.is_set():
+            self._start_due(self._apps)
+            if all(i.status.done for i in self._apps):
+                return
+            self._wait_event(self._apps)
+
+    def _wait_event(self, instances: list[_Instance]) -> None:
+        due = [i.next_start for i in instances if i.next_start is not None]
+        timeout = max(0.0, min(due) - time.monotonic()) if due else None
+        try:
+            event = self._events.get(timeout=timeout)
+        except queue.Empty:
+            return
+        if event is not None:
+            self._on_exit(*event)
+
+    # ---- starting ---------------------------------------------------------------
+
+    def _start_due(self, instances: list[_Instance]) -> None:
+        now = time.monotonic()
+        for inst in instances:
+            if (
+                inst.next_start is not None
+                and inst.next_start <= now
+                and not self._stopping.is_set()
+            ):
+                inst.next_start = None
+                self._start(inst)
+
+    def _start(self, inst: _Instance) -> None:
+        assert self.sandbox is not None
+        c, cs = inst.spec, inst.status
+        try:
+            image, _ = self.images.ensure(c.image, c.image_pull_policy)
+        except ImagePullError as e:
+            backoff = cs.state.reason in ("ErrImagePull", "ImagePullBackOff")
+            reason = "ImagePullBackOff" if backoff and e.reason == "ErrImagePull" else e.reason
+            cs.state = st.ContainerState(st.WAITING, reason, str(e))
+            self._retry_later(inst)
+            return
+        cs.image_id = f"{Reference.parse(image.ref).name}@{image.manifest_digest}"
+        if image.config.stop_signal:
+            inst.stop_signal = _signal_number(image.config.stop_signal)
+        cid = uuid.uuid4().hex
+        cdir = os.path.join(self.sandbox.pod_dir, "containers", c.name, str(cs.restart_count))
+        log_path = os.path.join(
+            self.node.pod_log_dir(self.pod.namespace, self.pod.name, self.pod.metadata.uid),
+            c.name,
+            f"{cs.restart_count}.log",
+        )
+        os.makedirs(os.path.dirname(log_path), exist_ok=True)
+        try:
+            spec = container_spec(self.pod, c, image, self.sandbox, self.node, cid, cdir)
+        except MinikubeError as e:
+            cs.state = st.ContainerState(st.WAITING, "CreateContainerConfigError", str(e))
+            self._retry_later(inst)
+            return
+        log_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o640)
+        try:
+            ctr = RuntimeContainer.create(
+                cid, spec, self.node.container_state_dir(cid), stdout=log_fd, stderr=log_fd
+            )
+        except StartError as e:
+            self._start_failed(inst, cid, str(e))
+            return
+        except (RuntimeErr, OSError) as e:
+            cs.state = st.ContainerState(st.WAITING, "CreateContainerError", str(e))
+            self._retry_later(inst)
+            return
+        finally:
+            os.close(log_fd)
+        try:
+            ctr.start()
+        except StartError as e:
+            self._start_failed(inst, cid, str(e))
+            return
+        inst.runtime = ctr
+        inst.started = time.monotonic()
+        inst.exit_seen.clear()
+        cs.container_id = CONTAINER_ID_PREFIX + cid
+        cs.state = st.ContainerState(st.RUNNING, started_at=st.now())
+        cs.ready = not inst.init
+        threading.Thread(
+            target=self._wait_container, args=(inst, ctr), name=f"wait-{c.name}", daemon=True
+        ).start()
+        self._changed()
+
+    def _start_failed(self, inst: _Instance, cid: str, message: str) -> None:
+        """exec failed: Terminated/StartError, exit code 128, then restartPolicy decides."""
+        started = st.now()
+        state = st.ContainerState(
+            st.TERMINATED,
+            "StartError",
+            message,
+            started,
+            st.now(),
+            128,
+            None,
+            CONTAINER_ID_PREFIX + cid,
+        )
+        self._terminated(inst, state, ran_for=0.0)
+
+    def _retry_later(self, inst: _Instance) -> None:
+        inst.next_start = time.monotonic() + inst.backoff
+        inst.backoff = min(inst.backoff * 2, self.node.backoff_max)
+        self._changed()
+
+    def _wait_container(self, inst: _Instance, ctr: RuntimeContainer) -> None:
+        exit_status = ctr.wait()
+        self._events.put((inst, ctr, exit_status))
+        inst.exit_seen.set()
+
+    # ---- exits --------------------------------------------------------------------
+
+    def _on_exit(self, inst: _Instance, ctr: RuntimeContainer, exit: ExitStatus) -> None:
+        if inst.runtime is not ctr:
+            return
+        inst.runtime = None
+        with contextlib.suppress(RuntimeErr, OSError):
+            ctr.delete()
+        code = exit.code if exit.code is not None else 128 + (exit.signal or 0)
+        state = st.ContainerState(
+            st.TERMINATED,
+            exit.reason,
+            "",
+            inst.status.state.started_at,
+            st.now(),
+            code,
+            exit.signal,
+            inst.status.container_id,
+        )
+        self._terminated(inst, state, ran_for=time.monotonic() - inst.started)
+
+    def _terminated(self, inst: _Instance, state: st.ContainerState, ran_for: float) -> None:
+        cs = inst.status
+        cs.ready = False
+        policy = self.pod.spec.restart_policy
+        failed = state.exit_code != 0
+        restart = not self._stopping.is_set() and (
+            (policy == "Always" and not inst.init) or (policy in ("Always", "OnFailure") and failed)
+        )
+        if not restart:
+            cs.state = state
+            cs.done = failed or not inst.init
+            self._changed()
+            return
+        if ran_for >= self.node.backoff_reset:
+            inst.backoff = self.node.backoff_initial
+        delay = inst.backoff
+        inst.backoff = min(inst.backoff * 2, self.node.backoff_max)
+        cs.last_state = state
+        cs.restart_count += 1
+        cs.state = st.ContainerState(
+            st.WAITING,
+            "CrashLoopBackOff",
+            f"back-off {_seconds(delay)} restarting failed container={cs.name} "
+            f"pod={self.pod.name}_{self.pod.namespace}({self.pod.metadata.uid})",
+        )
+        inst.next_start = time.monotonic() + delay
+        self._changed()
+
+    # ---- termination ------------------------------------------------------------
+
+    def _terminate(self) -> None:
+        """Kill what runs (stop signal, grace period, SIGKILL); then the sandbox."""
+        running = [i for i in self._inits + self._apps if i.runtime is not None]
+        grace = self._grace
+        if grace is None:
+            grace = float(self.pod.spec.termination_grace_period_seconds or 0)
+        for inst in running:
+            with contextlib.suppress(RuntimeErr, OSError):
+                inst.runtime.kill(inst.stop_signal)
+        deadline = time.monotonic() + grace
+        for inst in running:
+            inst.exit_seen.wait(max(0.0, deadline - time.monotonic()))
+        for inst in running:
+            if not inst.exit_seen.is_set():
+                with contextlib.suppress(RuntimeErr, OSError):
+                    inst.runtime.kill(signal.SIGKILL, all_processes=True)
+                inst.exit_seen.wait(10)
+        while True:  # record the exits the waiters reported
+            try:
+                event = self._events.get_nowait()
+            except queue.Empty:
+                break
+            if event is not None:
+                self._on_exit(*event)
+        for inst in self._inits + self._apps:
+            if inst.runtime is not None:  # the waiter never reported: force it
+                with contextlib.suppress(RuntimeErr, OSError):
+                    inst.runtime.delete()
+                inst.runtime = None
+        teardown_sandbox(self.pod, self.node, self.sandbox)
+        self.sandbox = None
+
+    def _changed(self) -> None:
+        with self._lock:
+            if self.status.reason != "FailedCreatePodSandBox":
+                self.status.phase = st.compute_phase(self.pod.spec.restart_policy, self.status)
+        self.on_change(self)
+
+
+def _signal_number(name: str) -> int:
+    name = name.upper()
+    if name.isdigit():
+        return int(name)
+    if not name.startswith("SIG"):
+        name = "SIG" + name
+    return int(getattr(signal, name, signal.SIGTERM))
+
+
+def _seconds(delay: float) -> str:
+    return f"{delay:g}s" if delay < 60 else f"{int(delay // 60)}m{int(delay % 60)}s"
