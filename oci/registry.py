@@ -277,6 +277,8 @@ class RegistryClient:
             try:
                 if response.status_code == 200 and written:
                     # The registry ignored Range: start over.
+                    if progress is not None:
+                        progress(-written)
                     out.seek(0)
                     out.truncate()
                     hasher = hashlib.new(algorithm)
