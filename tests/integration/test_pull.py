@@ -248,7 +248,9 @@ def test_concurrent_pulls_of_the_same_image_do_not_corrupt_each_other(images, st
     assert not errors
     assert len(set(results)) == 1 and len(results) == 5
     assert_store_consistent(store)
-    names = [m["annotations"]["org.opencontainers.image.ref.name"] for m in store._entries()]
+    with open(store.index_path) as f:
+        entries = json.load(f)["manifests"]
+    names = [m["annotations"]["org.opencontainers.image.ref.name"] for m in entries]
     assert names == [ref]
 
 
