@@ -158,6 +158,8 @@ class Container:
                 os.close(fd)
                 fds.remove(fd)
             pid = reply["pid"]
+            if reply.get("error"):
+                raise _start_error(container_id, reply)
             start_time = linux.proc_start_time(pid) if pid else None
             pidfd = linux.pidfd_open(pid) if start_time is not None else None
             msg = _read_line(report_r)

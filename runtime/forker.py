@@ -65,6 +65,7 @@ class Forker:
             pass_fds=[theirs.fileno()],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
+            start_new_session=True,  # a ^C meant for the caller must not kill it
         )
         theirs.close()
 

@@ -95,6 +95,8 @@ def serve(sock_fd: int) -> None:
             return
         try:
             reply = _spawn(json.loads(msg), fds)
+        except OSError as e:  # fork/pipe failed (EAGAIN under a pids limit...)
+            reply = {"pid": 0, "error": {"step": "fork", "path": None, "errno": e.errno or 0}}
         finally:
             for fd in fds:
                 os.close(fd)
