@@ -170,3 +170,32 @@ def test_containers_start_concurrently_from_many_threads(make, tmp_path):
     assert [code for code, _ in results] == list(range(16))
     for _, cid in results:
         assert our_processes(cid) == []
+
+
+def test_forker_survives_the_thread_that_started_it_and_restarts_after_a_crash(make, tmp_path):
+    import signal
+    import threading
+
+    from runtime import forker
+
+    box = {}
+    t = threading.Thread(target=lambda: box.setdefault("f", forker.Forker()))
+    t.start()
+    t.join()
+    f = box["f"]
+    try:
+        s, cid = make("/bin/true")
+        c = Container.run(cid, s, str(tmp_path / "a"), use_forker=f)
+        assert c.wait(timeout=10).code == 0
+        c.delete()
+    finally:
+        f.close()
+
+    first = forker.default_forker()
+    os.kill(first.pid, signal.SIGKILL)
+    first._proc.wait()
+    s, cid = make("/bin/true")
+    c = Container.run(cid, s, str(tmp_path / "b"))
+    assert c.wait(timeout=10).code == 0
+    c.delete()
+    assert forker.default_forker().pid != first.pid
