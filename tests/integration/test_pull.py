@@ -310,3 +310,30 @@ def test_docker_format_images_are_stored_in_oci_form(images, registry, store, na
     }
     assert skopeo_inspect(store, ref)["Layers"] == [d["digest"] for d in stored.layers]
     assert stored.platform == "linux/amd64"
+
+
+def test_gc_running_during_a_pull_does_not_take_its_blobs(images, store):
+    """A pull's blobs are unreferenced until its index.json entry is written: gc waits."""
+    stop = threading.Event()
+    collected: list[str] = []
+
+    def collect():
+        while not stop.is_set():
+            collected.extend(ContentStore(store.root).gc())
+
+    store.ensure()
+    collector = threading.Thread(target=collect)
+    collector.start()
+    try:
+        stored = pull(images.multilayer.ref, store)
+    finally:
+        stop.set()
+        collector.join()
+    for digest in [
+        stored.manifest_digest,
+        stored.config_digest,
+        *(d["digest"] for d in stored.layers),
+    ]:
+        assert store.has_blob(digest)
+        assert digest not in collected
+    assert_store_consistent(store)
