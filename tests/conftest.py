@@ -80,3 +80,23 @@ def _no_leaked_mounts(tmp_path_factory):
     yield
     leaked = _mounts_under(str(tmp_path_factory.getbasetemp()))
     assert not leaked, f"tests left mounts behind: {leaked}"
+
+
+@pytest.fixture
+def pod_node(tmp_path):
+    """A node for pod tests; at the end, asserts the runs left nothing behind."""
+    from tests.fixtures.node import destroy_node, make_node
+
+    node = make_node(str(tmp_path / "node"))
+    yield node
+    try:
+        for proc in node.procs:
+            if proc.poll() is None:
+                proc.terminate()
+                proc.wait(timeout=90)
+        leftovers = node.leftovers()
+        processes = node.processes()
+    finally:
+        destroy_node(node)
+    assert not leftovers, f"the run left behind: {leftovers}"
+    assert not processes, f"the run left processes: {processes}"
