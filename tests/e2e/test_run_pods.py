@@ -8,8 +8,6 @@ import textwrap
 import time
 import urllib.request
 
-import pytest
-
 
 def write(tmp_path, name: str, text: str) -> str:
     path = tmp_path / name
@@ -33,7 +31,10 @@ def wait_for_line(proc, pattern: str, timeout: float = 60) -> re.Match:
 
 
 def test_containers_of_a_pod_share_network_but_not_pid_namespace(tmp_path, pod_node, images):
-    manifest = write(tmp_path, "web.yaml", f"""\
+    manifest = write(
+        tmp_path,
+        "web.yaml",
+        f"""\
         apiVersion: v1
         kind: Pod
         metadata:
@@ -68,7 +69,8 @@ def test_containers_of_a_pod_share_network_but_not_pid_namespace(tmp_path, pod_n
               touch /shared/done
             volumeMounts:
             - {{name: shared, mountPath: /shared}}
-        """)
+        """,
+    )
     result = pod_node.run(manifest)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "pod/web: Succeeded" in result.stdout
@@ -83,7 +85,10 @@ def test_containers_of_a_pod_share_network_but_not_pid_namespace(tmp_path, pod_n
 
 
 def test_pods_reach_each_other_and_the_host_reaches_a_pod(tmp_path, pod_node, images):
-    server = write(tmp_path, "server.yaml", f"""\
+    server = write(
+        tmp_path,
+        "server.yaml",
+        f"""\
         apiVersion: v1
         kind: Pod
         metadata: {{name: server}}
@@ -93,8 +98,10 @@ def test_pods_reach_each_other_and_the_host_reaches_a_pod(tmp_path, pod_node, im
           containers:
           - name: httpd
             image: {images.busybox.ref}
-            command: ["sh", "-c", "echo served-by-server > /tmp/index.html; exec httpd -f -p 80 -h /tmp"]
-        """)
+            command: ["sh", "-c"]
+            args: ["echo served-by-server > /tmp/index.html; exec httpd -f -p 80 -h /tmp"]
+        """,
+    )
     proc = pod_node.start(server)
     wait_for_line(proc, r"pod/server container/httpd: Running")
     ip = wait_for_line(proc, r"pod/server: Running \(IP ([\d.]+)\)").group(1)
@@ -102,7 +109,10 @@ def test_pods_reach_each_other_and_the_host_reaches_a_pod(tmp_path, pod_node, im
     with urllib.request.urlopen(f"http://{ip}/", timeout=10) as r:  # host -> pod
         assert r.read() == b"served-by-server\n"
 
-    client = write(tmp_path, "client.yaml", f"""\
+    client = write(
+        tmp_path,
+        "client.yaml",
+        f"""\
         apiVersion: v1
         kind: Pod
         metadata: {{name: client}}
@@ -112,7 +122,8 @@ def test_pods_reach_each_other_and_the_host_reaches_a_pod(tmp_path, pod_node, im
           - name: wget
             image: {images.busybox.ref}
             command: ["wget", "-q", "-O", "-", "http://{ip}/"]
-        """)
+        """,
+    )
     result = pod_node.run(client)  # pod -> pod, from a second run on the same node
     assert result.returncode == 0, result.stdout + result.stderr
     assert pod_node.logs("client", "wget") == "served-by-server\n"
@@ -148,7 +159,10 @@ def test_twenty_pods_started_at_once_get_twenty_distinct_ips(tmp_path, pod_node,
 
 
 def test_sidecar_reads_what_main_writes_to_an_empty_dir(tmp_path, pod_node, images):
-    manifest = write(tmp_path, "sidecar.yaml", f"""\
+    manifest = write(
+        tmp_path,
+        "sidecar.yaml",
+        f"""\
         apiVersion: v1
         kind: Pod
         metadata: {{name: sidecar}}
@@ -166,14 +180,18 @@ def test_sidecar_reads_what_main_writes_to_an_empty_dir(tmp_path, pod_node, imag
             image: {images.busybox.ref}
             command: ["sh", "-c", "until [ -e /in/msg ]; do sleep 0.1; done; cat /in/msg"]
             volumeMounts: [{{name: data, mountPath: /in, readOnly: true}}]
-        """)
+        """,
+    )
     result = pod_node.run(manifest)
     assert result.returncode == 0, result.stdout + result.stderr
     assert pod_node.logs("sidecar", "sidecar") == "written-by-main\n"
 
 
 def test_ctrl_c_tears_everything_down(tmp_path, pod_node, images):
-    manifest = write(tmp_path, "forever.yaml", f"""\
+    manifest = write(
+        tmp_path,
+        "forever.yaml",
+        f"""\
         apiVersion: v1
         kind: Pod
         metadata: {{name: forever}}
@@ -183,13 +201,14 @@ def test_ctrl_c_tears_everything_down(tmp_path, pod_node, images):
           - name: sleeper
             image: {images.busybox.ref}
             command: ["sh", "-c", "trap 'echo got-term; exit 0' TERM; while :; do sleep 0.1; done"]
-        """)
+        """,
+    )
     proc = pod_node.start(manifest)
     wait_for_line(proc, r"pod/forever: Running \(IP")
     assert pod_node.processes(), "the pod's processes should be in the node's cgroups"
     assert pod_node.bridge_ports() and pod_node.ip_allocations()
     proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=60)
+    out, _err = proc.communicate(timeout=60)
     assert proc.returncode == 128 + signal.SIGINT
     assert "Terminated (Completed, exit code 0)" in out
     assert pod_node.logs("forever", "sleeper") == "got-term\n"
