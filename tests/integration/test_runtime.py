@@ -472,7 +472,7 @@ def test_cpu_quota_caps_a_busy_loop(rt):
     os.close(out)
     rt.delete(c)
     assert status is not None and status.code == 0
-    assert 0.05 < used < 0.5, f"used {used:.2f} s of CPU in 1 s at a 20% quota"
+    assert 0.01 < used < 0.5, f"used {used:.2f} s of CPU in 1 s at a 20% quota"
 
 
 def test_memory_hog_is_oom_killed_and_reported_as_oom(rt):
