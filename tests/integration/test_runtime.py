@@ -61,6 +61,13 @@ class Runner:
         s.cgroups_path = f"{self.parent}/{uuid.uuid4().hex[:12]}"
         return s
 
+    def overlay(self, where) -> Root:
+        """The fixture as the lower dir: new mount points land in a fresh upper."""
+        dirs = [os.path.join(str(where), n) for n in ("upper", "work", "mnt")]
+        for d in dirs:
+            os.makedirs(d)
+        return Root(dirs[2], lower=[self.rootfs], upper=dirs[0], work=dirs[1])
+
     def start(self, spec: Spec, *, stdin: int | None = None) -> tuple[Container, int]:
         """Start; returns the container and the read end of its stdout+stderr."""
         r, w = os.pipe()
@@ -311,6 +318,7 @@ def test_bind_mounts_ro_and_rw_and_tmpfs_size(rt, tmp_path):
         Mount("/data", "bind", str(data), ["rw"]),
         Mount("/scratch", "tmpfs", "tmpfs", ["size=2m", "mode=1777"]),
     ]
+    s.root = rt.overlay(tmp_path / "root")  # /data and /scratch are new mount points
     out = rt.run(s).out
     assert out.startswith("10.0.0.1 web\n")
     assert "HOSTS_RO" in out
@@ -545,3 +553,12 @@ def test_another_process_loads_signals_and_deletes_a_container(rt):
     assert c.wait().signal == signal.SIGKILL
     rt.live.remove(c)
     assert_gone(c, cg)
+
+
+def test_the_shared_rootfs_fixture_is_left_untouched(busybox_rootfs):
+    # runs last in this file: no test above may have written into the fixture
+    made_by_tests = {"newfile", "data", "scratch", "bad", "evil", "inside"}
+    assert not made_by_tests & set(os.listdir(busybox_rootfs))
+    assert os.listdir(os.path.join(busybox_rootfs, "dev")) == []
+    assert os.listdir(os.path.join(busybox_rootfs, "tmp")) == []
+    assert os.path.lexists(os.path.join(busybox_rootfs, "bin", "ls"))

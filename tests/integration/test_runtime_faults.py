@@ -145,6 +145,11 @@ def test_exec_failure_after_start_is_reported_and_cleaned_up(make, tmp_path):
     bad.chmod(0o755)
     s, cid = make("/bad")
     s.mounts.append(Mount("/bad", "bind", str(bad), ["ro"]))
+    # the mount point is new: make it in an upper dir, never in the shared fixture
+    dirs = [tmp_path / n for n in ("upper", "work", "mnt")]
+    for d in dirs:
+        d.mkdir()
+    s.root = Root(str(dirs[2]), lower=[s.root.path], upper=str(dirs[0]), work=str(dirs[1]))
     c = Container.create(cid, s, str(tmp_path / "st"))
     with pytest.raises(StartError) as e:
         c.start()
