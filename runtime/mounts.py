@@ -111,7 +111,12 @@ def overlay_data(root: Root) -> str:
     for d in [*root.lower, root.upper or "", root.work or ""]:
         if ":" in d or "," in d:
             raise SpecError("root", f"overlay dir {d!r} contains ':' or ','")
-    return f"lowerdir={':'.join(root.lower)},upperdir={root.upper},workdir={root.work}"
+    data = f"lowerdir={':'.join(root.lower)},upperdir={root.upper},workdir={root.work}"
+    if len(data.encode()) > 4095:  # mount(2) copies one page of data
+        raise SpecError(
+            "root.lower", f"overlay mount data is {len(data)} bytes, the kernel takes 4095 at most"
+        )
+    return data
 
 
 __all__ = ["overlay_data", "parse_options", "plan_mount", "secure_join"]

@@ -124,6 +124,9 @@ def test_read_only_bind_is_planned_as_bind_then_remount(tmp_path):
 def test_overlay_data_orders_lower_dirs_top_first():
     r = Root("/m", lower=["/l2", "/l1"], upper="/u", work="/w")
     assert overlay_data(r) == "lowerdir=/l2:/l1,upperdir=/u,workdir=/w"
+    many = Root("/m", lower=[f"/snapshots/{i:064x}" for i in range(60)], upper="/u", work="/w")
+    with pytest.raises(SpecError, match=r"root.lower: overlay mount data is .* 4095 at most"):
+        overlay_data(many)
 
 
 def test_secure_join_keeps_symlinks_and_dotdot_inside_the_root(tmp_path):
