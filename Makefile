@@ -42,8 +42,7 @@ lint: venv
 	$(VENV)/bin/ruff format --check .
 
 demo: deps
-	@echo "make demo: not built yet (issue: Pods / run -f). It will pull a demo pod from a local registry and run it." >&2
-	@exit 2
+	$(PY) examples/demo.py
 
 bench: deps
 	@echo "make bench: not built yet (the pull, runtime and pods issues add bench/ scripts)." >&2
