@@ -23,6 +23,14 @@ class NodeConfig:
     backoff_initial: float = 10.0
     backoff_max: float = 300.0
     backoff_reset: float = 600.0
+    _host_ip: str | None = field(default=None, repr=False)
+
+    def host_ip(self) -> str:
+        """The node's IP as pods see it in status.hostIP: the address of the interface
+        of the default route (asked of the kernel over netlink; nothing is sent)."""
+        if self._host_ip is None:
+            self._host_ip = _default_route_address()
+        return self._host_ip
 
     def pod_dir(self, uid: str) -> str:
         return os.path.join(self.root, "pods", uid)
@@ -35,3 +43,16 @@ class NodeConfig:
 
     def pod_cgroup(self, uid: str) -> str:
         return f"{self.cgroup_parent}/pod{uid}"
+
+
+def _default_route_address() -> str:
+    import socket as _socket
+
+    from pyroute2 import IPRoute
+
+    with IPRoute() as ipr:
+        for route in ipr.get_default_routes(family=_socket.AF_INET):
+            oif = route.get_attr("RTA_OIF")
+            for addr in ipr.get_addr(family=_socket.AF_INET, index=oif):
+                return addr.get_attr("IFA_ADDRESS")
+    return ""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
 from minikube_py.errors import MinikubeError
 from oci.errors import InvalidReference, OCIError
@@ -28,7 +29,9 @@ class ImageManager:
         with self._guard:
             return self._locks.setdefault(ref, threading.Lock())
 
-    def ensure(self, image: str, pull_policy: str) -> tuple[PreparedImage, bool]:
+    def ensure(
+        self, image: str, pull_policy: str, pulling: Callable[[], None] = lambda: None
+    ) -> tuple[PreparedImage, bool]:
         """The image ready to run, and whether it was pulled now.
 
         Always: pull (a present image costs a manifest request, no blob).
@@ -51,6 +54,7 @@ class ImageManager:
                     "ErrImageNeverPull",
                     f'Container image "{image}" is not present with pull policy of Never',
                 )
+            pulling()
             try:
                 return self.service.pull_and_unpack(ref), True
             except OCIError as e:

@@ -89,6 +89,28 @@ class ContainerStatus:
 
 
 @dataclass
+class Condition:
+    type: str
+    status: str  # "True" | "False"
+    last_transition_time: str
+    reason: str = ""
+    message: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {
+            "type": self.type,
+            "status": self.status,
+            "lastProbeTime": None,
+            "lastTransitionTime": self.last_transition_time,
+        }
+        if self.reason:
+            out["reason"] = self.reason
+        if self.message:
+            out["message"] = self.message
+        return out
+
+
+@dataclass
 class PodStatus:
     phase: str = PENDING
     pod_ip: str = ""
@@ -96,11 +118,18 @@ class PodStatus:
     start_time: str | None = None
     message: str = ""
     reason: str = ""
+    qos_class: str = ""
+    conditions: list[Condition] = field(default_factory=list)
     init_container_statuses: list[ContainerStatus] = field(default_factory=list)
     container_statuses: list[ContainerStatus] = field(default_factory=list)
 
+    def condition(self, type_: str) -> Condition | None:
+        return next((c for c in self.conditions if c.type == type_), None)
+
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"phase": self.phase}
+        if self.conditions:
+            out["conditions"] = [c.to_dict() for c in self.conditions]
         for key, value in (
             ("hostIP", self.host_ip),
             ("podIP", self.pod_ip),
@@ -115,6 +144,8 @@ class PodStatus:
         if self.init_container_statuses:
             out["initContainerStatuses"] = [c.to_dict() for c in self.init_container_statuses]
         out["containerStatuses"] = [c.to_dict() for c in self.container_statuses]
+        if self.qos_class:
+            out["qosClass"] = self.qos_class
         return out
 
 
@@ -150,3 +181,66 @@ def compute_phase(restart_policy: str, status: PodStatus) -> str:
             return FAILED
         return POD_RUNNING  # OnFailure: the failed ones restart
     return PENDING
+
+
+def update_conditions(status: PodStatus, *, scheduled_at: str) -> None:
+    """PodScheduled, Initialized, ContainersReady, Ready, as kubelet reports them; a
+    condition's lastTransitionTime changes only when its status does."""
+    inits_done = all(
+        c.state.kind == TERMINATED and c.state.exit_code == 0
+        for c in status.init_container_statuses
+    )
+    not_ready = [c.name for c in status.container_statuses if not c.ready]
+    finished = status.phase in (SUCCEEDED, FAILED)
+    wanted: list[tuple[str, bool, str, str]] = [
+        ("PodScheduled", True, "", ""),
+        (
+            "Initialized",
+            inits_done,
+            "" if inits_done else "ContainersNotInitialized",
+            ""
+            if inits_done
+            else "containers with incomplete status: "
+            + str(
+                [
+                    c.name
+                    for c in status.init_container_statuses
+                    if not (c.state.kind == TERMINATED and c.state.exit_code == 0)
+                ]
+            ),
+        ),
+    ]
+    if finished:
+        ready, reason, message = False, "PodCompleted", ""
+    else:
+        ready = not not_ready
+        reason = "" if ready else "ContainersNotReady"
+        message = "" if ready else f"containers with unready status: [{' '.join(not_ready)}]"
+    wanted += [("ContainersReady", ready, reason, message), ("Ready", ready, reason, message)]
+    at = now()
+    new = []
+    for type_, ok, reason, message in wanted:
+        value = "True" if ok else "False"
+        old = status.condition(type_)
+        when = scheduled_at if type_ == "PodScheduled" else at
+        if old is not None and old.status == value:
+            when = old.last_transition_time
+        new.append(Condition(type_, value, when, reason, message))
+    status.conditions = new
+
+
+def qos_class(containers: list) -> str:
+    """Guaranteed, Burstable or BestEffort, from the containers' requests and limits."""
+    any_set = False
+    guaranteed = True
+    for c in containers:
+        limits, requests = c.resources.limits, c.resources.requests
+        if limits or requests:
+            any_set = True
+        for resource in ("cpu", "memory"):
+            limit, request = limits.get(resource), requests.get(resource)
+            if limit is None or (request is not None and request.value != limit.value):
+                guaranteed = False
+    if not any_set:
+        return "BestEffort"
+    return "Guaranteed" if guaranteed else "Burstable"

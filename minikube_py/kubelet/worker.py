@@ -23,6 +23,7 @@ from minikube_py.errors import MinikubeError
 from minikube_py.kubelet import status as st
 from minikube_py.kubelet.config import NodeConfig
 from minikube_py.kubelet.containers import container_spec
+from minikube_py.kubelet.events import NORMAL, WARNING, EventRecorder
 from minikube_py.kubelet.images import ImageManager, ImagePullError
 from minikube_py.kubelet.sandbox import Sandbox, create_sandbox, teardown_sandbox
 from oci.reference import Reference
@@ -43,7 +44,8 @@ class _Instance:
     runtime: RuntimeContainer | None = None
     started: float = 0.0  # monotonic
     next_start: float | None = None  # monotonic; None: not scheduled
-    backoff: float = 0.0
+    backoff: float = 0.0  # next crash-loop delay
+    pull_backoff: float = 0.0  # next image pull retry delay
     stop_signal: int = signal.SIGTERM
     exit_seen: threading.Event = field(default_factory=threading.Event)
 
@@ -60,7 +62,11 @@ class PodWorker:
         self.node = node
         self.images = images
         self.on_change = on_change
-        self.status = st.PodStatus(host_ip="")
+        self.status = st.PodStatus(
+            host_ip=node.host_ip(),
+            qos_class=st.qos_class(pod.spec.init_containers + pod.spec.containers),
+        )
+        self.events = EventRecorder()
         self.sandbox: Sandbox | None = None
         self._events: queue.Queue = queue.Queue()
         self._stopping = threading.Event()
@@ -76,7 +82,8 @@ class PodWorker:
     def _instance(self, c: Container, init: bool = False) -> _Instance:
         reason = "PodInitializing" if self.pod.spec.init_containers else "ContainerCreating"
         status = st.ContainerStatus(c.name, c.image, state=st.ContainerState(st.WAITING, reason))
-        return _Instance(c, status, init=init, backoff=self.node.backoff_initial)
+        initial = self.node.backoff_initial
+        return _Instance(c, status, init=init, backoff=initial, pull_backoff=initial)
 
     # ---- control ------------------------------------------------------------
 
@@ -126,6 +133,9 @@ class PodWorker:
             self.status.phase = st.FAILED
             self.status.reason = "FailedCreatePodSandBox"
             self.status.message = str(e)
+            self.events.record(
+                WARNING, "FailedCreatePodSandBox", f"Failed to create pod sandbox: {e}"
+            )
             return False
         self.status.pod_ip = self.sandbox.ip
         self.status.start_time = st.now()
@@ -176,14 +186,23 @@ class PodWorker:
     def _start(self, inst: _Instance) -> None:
         assert self.sandbox is not None
         c, cs = inst.spec, inst.status
+        pull_started = time.monotonic()
+
+        def pulling() -> None:
+            self.events.record(NORMAL, "Pulling", f'Pulling image "{c.image}"', c.name)
+
         try:
-            image, _ = self.images.ensure(c.image, c.image_pull_policy)
+            image, pulled = self.images.ensure(c.image, c.image_pull_policy, pulling)
         except ImagePullError as e:
-            backoff = cs.state.reason in ("ErrImagePull", "ImagePullBackOff")
-            reason = "ImagePullBackOff" if backoff and e.reason == "ErrImagePull" else e.reason
-            cs.state = st.ContainerState(st.WAITING, reason, str(e))
-            self._retry_later(inst)
+            self._pull_failed(inst, e)
             return
+        inst.pull_backoff = self.node.backoff_initial
+        if pulled:
+            took = time.monotonic() - pull_started
+            message = f'Successfully pulled image "{c.image}" in {took:.3f}s'
+        else:
+            message = f'Container image "{c.image}" already present on machine'
+        self.events.record(NORMAL, "Pulled", message, c.name)
         cs.image_id = f"{Reference.parse(image.ref).name}@{image.manifest_digest}"
         if image.config.stop_signal:
             inst.stop_signal = _signal_number(image.config.stop_signal)
@@ -199,6 +218,7 @@ class PodWorker:
             spec = container_spec(self.pod, c, image, self.sandbox, self.node, cid, cdir)
         except MinikubeError as e:
             cs.state = st.ContainerState(st.WAITING, "CreateContainerConfigError", str(e))
+            self.events.record(WARNING, "Failed", f"Error: {e}", c.name)
             self._retry_later(inst)
             return
         log_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o640)
@@ -211,15 +231,18 @@ class PodWorker:
             return
         except (RuntimeErr, OSError) as e:
             cs.state = st.ContainerState(st.WAITING, "CreateContainerError", str(e))
+            self.events.record(WARNING, "Failed", f"Error: {e}", c.name)
             self._retry_later(inst)
             return
         finally:
             os.close(log_fd)
+        self.events.record(NORMAL, "Created", f"Created container {c.name}", c.name)
         try:
             ctr.start()
         except StartError as e:
             self._start_failed(inst, cid, str(e))
             return
+        self.events.record(NORMAL, "Started", f"Started container {c.name}", c.name)
         inst.runtime = ctr
         inst.started = time.monotonic()
         inst.exit_seen.clear()
@@ -234,6 +257,7 @@ class PodWorker:
     def _start_failed(self, inst: _Instance, cid: str, message: str) -> None:
         """exec failed: Terminated/StartError, exit code 128, then restartPolicy decides."""
         started = st.now()
+        self.events.record(WARNING, "Failed", f"Error: {message}", inst.spec.name)
         state = st.ContainerState(
             st.TERMINATED,
             "StartError",
@@ -245,6 +269,26 @@ class PodWorker:
             CONTAINER_ID_PREFIX + cid,
         )
         self._terminated(inst, state, ran_for=0.0)
+
+    def _pull_failed(self, inst: _Instance, e: ImagePullError) -> None:
+        """ErrImagePull, then ImagePullBackOff while the retry waits (10 s doubling)."""
+        c, cs = inst.spec, inst.status
+        if e.reason == "ErrImagePull":
+            self.events.record(WARNING, "Failed", f'Failed to pull image "{c.image}": {e}', c.name)
+        self.events.record(WARNING, "Failed", f"Error: {e.reason}", c.name)
+        cs.state = st.ContainerState(st.WAITING, e.reason, str(e))
+        self._changed()
+        if e.reason != "ErrImagePull":
+            self._retry_later(inst)  # InvalidImageName, ErrImageNeverPull: as kubelet, retried
+            return
+        delay = inst.pull_backoff
+        inst.pull_backoff = min(delay * 2, self.node.backoff_max)
+        inst.next_start = time.monotonic() + delay
+        cs.state = st.ContainerState(
+            st.WAITING, "ImagePullBackOff", f'Back-off pulling image "{c.image}"'
+        )
+        self.events.record(NORMAL, "BackOff", f'Back-off pulling image "{c.image}"', c.name)
+        self._changed()
 
     def _retry_later(self, inst: _Instance) -> None:
         inst.next_start = time.monotonic() + inst.backoff
@@ -296,11 +340,21 @@ class PodWorker:
         inst.backoff = min(inst.backoff * 2, self.node.backoff_max)
         cs.last_state = state
         cs.restart_count += 1
-        cs.state = st.ContainerState(
-            st.WAITING,
-            "CrashLoopBackOff",
-            f"back-off {_seconds(delay)} restarting failed container={cs.name} "
-            f"pod={self.pod.name}_{self.pod.namespace}({self.pod.metadata.uid})",
+        # exec failed: RunContainerError (the StartError is in lastState), else crash loop
+        reason = "RunContainerError" if state.reason == "StartError" else "CrashLoopBackOff"
+        message = (
+            state.message
+            if reason == "RunContainerError"
+            else f"back-off {_seconds(delay)} restarting failed container={cs.name} "
+            f"pod={self.pod.name}_{self.pod.namespace}({self.pod.metadata.uid})"
+        )
+        cs.state = st.ContainerState(st.WAITING, reason, message)
+        self.events.record(
+            WARNING,
+            "BackOff",
+            f"Back-off restarting failed container {cs.name} in pod "
+            f"{self.pod.name}_{self.pod.namespace}({self.pod.metadata.uid})",
+            cs.name,
         )
         inst.next_start = time.monotonic() + delay
         self._changed()
@@ -314,6 +368,9 @@ class PodWorker:
         if grace is None:
             grace = float(self.pod.spec.termination_grace_period_seconds or 0)
         for inst in running:
+            self.events.record(
+                NORMAL, "Killing", f"Stopping container {inst.spec.name}", inst.spec.name
+            )
             with contextlib.suppress(RuntimeErr, OSError):
                 inst.runtime.kill(inst.stop_signal)
         deadline = time.monotonic() + grace
@@ -343,7 +400,17 @@ class PodWorker:
         with self._lock:
             if self.status.reason != "FailedCreatePodSandBox":
                 self.status.phase = st.compute_phase(self.pod.spec.restart_policy, self.status)
+            st.update_conditions(
+                self.status, scheduled_at=self.pod.metadata.creation_timestamp or st.now()
+            )
         self.on_change(self)
+
+    def pod_object(self) -> dict:
+        """The pod as Kubernetes serves it: metadata, spec and this status."""
+        with self._lock:
+            obj = self.pod.to_dict()
+            obj["status"] = self.status.to_dict()
+        return obj
 
 
 def _signal_number(name: str) -> int:
