@@ -47,8 +47,12 @@ def prepare_rootfs(rootfs: str) -> list[Mount]:
     for name in _HOST_PATHS:
         host, inside = f"/{name}", os.path.join(rootfs, name)
         if os.path.islink(host):
-            if not os.path.islink(inside):
-                os.symlink(os.readlink(host), inside)
+            target = os.readlink(host)
+            try:
+                os.symlink(target, inside)
+            except FileExistsError:  # made already, maybe by a pod starting concurrently
+                if not (os.path.islink(inside) and os.readlink(inside) == target):
+                    raise
         elif os.path.isdir(host):
             mounts.append(Mount(host, "bind", host, ["rbind", "ro"]))
     _, prefix = _interpreter()

@@ -12,6 +12,7 @@ from minikube_py.api.objects import Pod
 from minikube_py.kubelet import status as st
 from minikube_py.kubelet.config import NodeConfig
 from minikube_py.kubelet.images import ImageManager
+from minikube_py.kubelet.sandbox import remove_pod_dir
 from minikube_py.kubelet.worker import PodWorker
 
 
@@ -52,6 +53,7 @@ class Runner:
                 w.stop(0)
             for w in self._workers:
                 w.join()
+                remove_pod_dir(self.node, w.pod.metadata.uid)
             service.close()
             self._remove_cgroup_parent()
         if self.stopped_by is not None:

@@ -114,7 +114,18 @@ def _teardown(pod: Pod, node: NodeConfig, pause: Container | None) -> None:
     _unmount_volumes(pod_dir)
     with contextlib.suppress(RuntimeErr, OSError):
         cgroups.open_cgroup(node.pod_cgroup(uid)).destroy()
-    shutil.rmtree(pod_dir, ignore_errors=True)
+    # What the sandbox made; the pod dir itself (and the API's pod.json in it) stays
+    # until the pod object is removed (remove_pod_dir).
+    for name in ("containers", "volumes"):
+        shutil.rmtree(os.path.join(pod_dir, name), ignore_errors=True)
+    for name in ("hosts", "resolv.conf", "hostname"):
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(os.path.join(pod_dir, name))
+
+
+def remove_pod_dir(node: NodeConfig, pod_uid: str) -> None:
+    """Once the pod object is gone: its directory too (after teardown_sandbox)."""
+    shutil.rmtree(node.pod_dir(pod_uid), ignore_errors=True)
 
 
 def _make_volumes(pod: Pod, pod_dir: str) -> None:
