@@ -12,6 +12,7 @@ from minikube_py.api.objects import Pod
 from minikube_py.kubelet import status as st
 from minikube_py.kubelet.config import NodeConfig
 from minikube_py.kubelet.images import ImageManager
+from minikube_py.kubelet.runtime_service import ExitRouter, LocalRuntimeService
 from minikube_py.kubelet.sandbox import remove_pod_dir
 from minikube_py.kubelet.worker import PodWorker
 
@@ -38,7 +39,11 @@ class Runner:
             registry_config=self.node.registry_config,
         )
         images = ImageManager(service)
-        self._workers = [PodWorker(p, self.node, images, self._on_change) for p in pods]
+        runtime = LocalRuntimeService(self.node.run_dir)
+        router = ExitRouter(runtime)
+        self._workers = [
+            PodWorker(p, self.node, images, runtime, router, self._on_change) for p in pods
+        ]
         previous = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
         try:
             for w in self._workers:

@@ -16,8 +16,8 @@ from minikube_py.api.objects import Pod
 from minikube_py.errors import MinikubeError
 from minikube_py.kubelet.config import NodeConfig
 from minikube_py.kubelet.pause import pause_spec
+from minikube_py.kubelet.runtime_service import RuntimeService
 from runtime import cgroups
-from runtime.container import Container
 from runtime.errors import RuntimeErr
 
 EMPTY_DIR_PLUGIN = "kubernetes.io~empty-dir"
@@ -35,12 +35,13 @@ def pod_hostname(pod: Pod) -> str:
 class Sandbox:
     pod_uid: str
     pod_dir: str
-    pause: Container
+    pause_id: str
+    pause_pid: int
     ip: str
     hostname: str
 
     def ns_path(self, kind: str) -> str:
-        return f"/proc/{self.pause.pid}/ns/{kind}"
+        return f"/proc/{self.pause_pid}/ns/{kind}"
 
     @property
     def hosts_file(self) -> str:
@@ -64,28 +65,29 @@ def _network_config(node: NodeConfig):
     return NetworkConfig(state_root=node.root, bridge=node.bridge, cidr=node.pod_cidr)
 
 
-def create_sandbox(pod: Pod, node: NodeConfig) -> Sandbox:
+def create_sandbox(pod: Pod, node: NodeConfig, runtime: RuntimeService) -> Sandbox:
     from minikube_py.network import setup_pod_network, write_hosts, write_resolv_conf
     from oci.fsutil import atomic_write
 
     uid = pod.metadata.uid
     pod_dir = node.pod_dir(uid)
     hostname = pod_hostname(pod)
-    pause: Container | None = None
+    pid = 0
     try:
         os.makedirs(pod_dir, exist_ok=True)
         _make_volumes(pod, pod_dir)
         spec = pause_spec(
             os.path.join(node.run_dir, "pause-rootfs"), hostname, f"{node.pod_cgroup(uid)}/pause"
         )
-        pause = Container.run(pause_id(uid), spec, node.container_state_dir(pause_id(uid)))
-        net = setup_pod_network(pause.pid, uid, pod.name, _network_config(node), owner="pause")
+        pid = runtime.create(pause_id(uid), spec, None)
+        runtime.start(pause_id(uid))
+        net = setup_pod_network(pid, uid, pod.name, _network_config(node), owner="pause")
         write_hosts(pod_dir, str(net.ip), hostname)
         write_resolv_conf(pod_dir)
         atomic_write(os.path.join(pod_dir, "hostname"), (hostname + "\n").encode())
-        return Sandbox(uid, pod_dir, pause, str(net.ip), hostname)
+        return Sandbox(uid, pod_dir, pause_id(uid), pid, str(net.ip), hostname)
     except (MinikubeError, RuntimeErr, OSError) as e:
-        _teardown(pod, node, pause)
+        _teardown(pod, node, runtime)
         if isinstance(e, MinikubeError):
             raise
         raise SandboxError(f"pod {pod.namespace}/{pod.name}: creating the sandbox: {e}") from e
@@ -95,20 +97,21 @@ def pause_id(pod_uid: str) -> str:
     return f"{pod_uid}-pause"
 
 
-def teardown_sandbox(pod: Pod, node: NodeConfig, sandbox: Sandbox | None) -> None:
-    """Stop the pause, free the IP and veth, unmount volumes, remove the pod cgroup and dir."""
-    _teardown(pod, node, sandbox.pause if sandbox else None)
+def teardown_sandbox(pod: Pod, node: NodeConfig, runtime: RuntimeService) -> None:
+    """Stop the pause, free the IP and veth, unmount volumes, remove the pod cgroup.
+
+    Idempotent, and safe after a partial create or an agent restart."""
+    _teardown(pod, node, runtime)
 
 
-def _teardown(pod: Pod, node: NodeConfig, pause: Container | None) -> None:
+def _teardown(pod: Pod, node: NodeConfig, runtime: RuntimeService) -> None:
     from minikube_py.network import teardown_pod_network
 
     uid = pod.metadata.uid
-    if pause is not None:
-        # The app containers are gone: the pause has nothing to wait for.
-        with contextlib.suppress(RuntimeErr, OSError):
-            pause.kill(signal.SIGKILL)
-        pause.delete()
+    # The app containers are gone: the pause has nothing to wait for.
+    with contextlib.suppress(RuntimeErr, OSError):
+        runtime.kill(pause_id(uid), signal.SIGKILL)
+    runtime.delete(pause_id(uid))
     teardown_pod_network(uid, _network_config(node))
     pod_dir = node.pod_dir(uid)
     _unmount_volumes(pod_dir)

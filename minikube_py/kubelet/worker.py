@@ -16,7 +16,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from minikube_py.api.objects import Container, Pod
 from minikube_py.errors import MinikubeError
@@ -25,10 +25,9 @@ from minikube_py.kubelet.config import NodeConfig
 from minikube_py.kubelet.containers import container_spec
 from minikube_py.kubelet.events import NORMAL, WARNING, EventRecorder
 from minikube_py.kubelet.images import ImageManager, ImagePullError
-from minikube_py.kubelet.sandbox import Sandbox, create_sandbox, teardown_sandbox
+from minikube_py.kubelet.runtime_service import ExitEvent, ExitRouter, RuntimeService
+from minikube_py.kubelet.sandbox import Sandbox, create_sandbox, pause_id, teardown_sandbox
 from oci.reference import Reference
-from runtime.container import Container as RuntimeContainer
-from runtime.container import ExitStatus
 from runtime.errors import RuntimeErr, StartError
 
 CONTAINER_ID_PREFIX = "minikube-py://"
@@ -41,13 +40,12 @@ class _Instance:
     spec: Container
     status: st.ContainerStatus
     init: bool = False
-    runtime: RuntimeContainer | None = None
+    cid: str | None = None  # the running (or created) container's id
     started: float = 0.0  # monotonic
     next_start: float | None = None  # monotonic; None: not scheduled
     backoff: float = 0.0  # next crash-loop delay
     pull_backoff: float = 0.0  # next image pull retry delay
     stop_signal: int = signal.SIGTERM
-    exit_seen: threading.Event = field(default_factory=threading.Event)
 
 
 class PodWorker:
@@ -56,11 +54,15 @@ class PodWorker:
         pod: Pod,
         node: NodeConfig,
         images: ImageManager,
+        runtime: RuntimeService,
+        router: ExitRouter,
         on_change: Callable[[PodWorker], None] = lambda w: None,
     ):
         self.pod = pod
         self.node = node
         self.images = images
+        self.runtime = runtime
+        self.router = router
         self.on_change = on_change
         self.status = st.PodStatus(
             host_ip=node.host_ip(),
@@ -127,8 +129,9 @@ class PodWorker:
             self._changed()
 
     def _make_sandbox(self) -> bool:
+        self.router.route(pause_id(self.pod.metadata.uid), lambda event: None)
         try:
-            self.sandbox = create_sandbox(self.pod, self.node)
+            self.sandbox = create_sandbox(self.pod, self.node, self.runtime)
         except MinikubeError as e:
             self.status.phase = st.FAILED
             self.status.reason = "FailedCreatePodSandBox"
@@ -169,6 +172,9 @@ class PodWorker:
             return
         if event is not None:
             self._on_exit(*event)
+
+    def _route(self, inst: _Instance, cid: str) -> None:
+        self.router.route(cid, lambda event: self._events.put((inst, event)))
 
     # ---- starting ---------------------------------------------------------------
 
@@ -213,7 +219,6 @@ class PodWorker:
             c.name,
             f"{cs.restart_count}.log",
         )
-        os.makedirs(os.path.dirname(log_path), exist_ok=True)
         try:
             spec = container_spec(self.pod, c, image, self.sandbox, self.node, cid, cdir)
         except MinikubeError as e:
@@ -221,37 +226,32 @@ class PodWorker:
             self.events.record(WARNING, "Failed", f"Error: {e}", c.name)
             self._retry_later(inst)
             return
-        log_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o640)
+        self._route(inst, cid)
         try:
-            ctr = RuntimeContainer.create(
-                cid, spec, self.node.container_state_dir(cid), stdout=log_fd, stderr=log_fd
-            )
+            self.runtime.create(cid, spec, log_path)
         except StartError as e:
+            self.router.unroute(cid)
             self._start_failed(inst, cid, str(e))
             return
         except (RuntimeErr, OSError) as e:
+            self.router.unroute(cid)
             cs.state = st.ContainerState(st.WAITING, "CreateContainerError", str(e))
             self.events.record(WARNING, "Failed", f"Error: {e}", c.name)
             self._retry_later(inst)
             return
-        finally:
-            os.close(log_fd)
         self.events.record(NORMAL, "Created", f"Created container {c.name}", c.name)
         try:
-            ctr.start()
+            self.runtime.start(cid)
         except StartError as e:
+            self.router.unroute(cid)
             self._start_failed(inst, cid, str(e))
             return
         self.events.record(NORMAL, "Started", f"Started container {c.name}", c.name)
-        inst.runtime = ctr
+        inst.cid = cid
         inst.started = time.monotonic()
-        inst.exit_seen.clear()
         cs.container_id = CONTAINER_ID_PREFIX + cid
         cs.state = st.ContainerState(st.RUNNING, started_at=st.now())
         cs.ready = not inst.init
-        threading.Thread(
-            target=self._wait_container, args=(inst, ctr), name=f"wait-{c.name}", daemon=True
-        ).start()
         self._changed()
 
     def _start_failed(self, inst: _Instance, cid: str, message: str) -> None:
@@ -295,28 +295,23 @@ class PodWorker:
         inst.backoff = min(inst.backoff * 2, self.node.backoff_max)
         self._changed()
 
-    def _wait_container(self, inst: _Instance, ctr: RuntimeContainer) -> None:
-        exit_status = ctr.wait()
-        self._events.put((inst, ctr, exit_status))
-        inst.exit_seen.set()
-
     # ---- exits --------------------------------------------------------------------
 
-    def _on_exit(self, inst: _Instance, ctr: RuntimeContainer, exit: ExitStatus) -> None:
-        if inst.runtime is not ctr:
-            return
-        inst.runtime = None
+    def _on_exit(self, inst: _Instance, event: ExitEvent) -> None:
+        if inst.cid != event.id:
+            return  # an old instance's late news
+        inst.cid = None
+        self.router.unroute(event.id)
         with contextlib.suppress(RuntimeErr, OSError):
-            ctr.delete()
-        code = exit.code if exit.code is not None else 128 + (exit.signal or 0)
+            self.runtime.delete(event.id)
         state = st.ContainerState(
             st.TERMINATED,
-            exit.reason,
+            event.reason,
             "",
             inst.status.state.started_at,
             st.now(),
-            code,
-            exit.signal,
+            event.exit_code,
+            event.signal,
             inst.status.container_id,
         )
         self._terminated(inst, state, ran_for=time.monotonic() - inst.started)
@@ -363,38 +358,45 @@ class PodWorker:
 
     def _terminate(self) -> None:
         """Kill what runs (stop signal, grace period, SIGKILL); then the sandbox."""
-        running = [i for i in self._inits + self._apps if i.runtime is not None]
+        everyone = self._inits + self._apps
         grace = self._grace
         if grace is None:
             grace = float(self.pod.spec.termination_grace_period_seconds or 0)
-        for inst in running:
+        for inst in everyone:
+            if inst.cid is None:
+                continue
             self.events.record(
                 NORMAL, "Killing", f"Stopping container {inst.spec.name}", inst.spec.name
             )
             with contextlib.suppress(RuntimeErr, OSError):
-                inst.runtime.kill(inst.stop_signal)
-        deadline = time.monotonic() + grace
-        for inst in running:
-            inst.exit_seen.wait(max(0.0, deadline - time.monotonic()))
-        for inst in running:
-            if not inst.exit_seen.is_set():
+                self.runtime.kill(inst.cid, inst.stop_signal)
+        self._await_exits(everyone, time.monotonic() + grace)
+        for inst in everyone:
+            if inst.cid is not None:
                 with contextlib.suppress(RuntimeErr, OSError):
-                    inst.runtime.kill(signal.SIGKILL, all_processes=True)
-                inst.exit_seen.wait(10)
-        while True:  # record the exits the waiters reported
+                    self.runtime.kill(inst.cid, signal.SIGKILL, all_processes=True)
+        self._await_exits(everyone, time.monotonic() + 10)
+        for inst in everyone:
+            if inst.cid is not None:  # no exit reported: force it away
+                with contextlib.suppress(RuntimeErr, OSError):
+                    self.runtime.delete(inst.cid)
+                self.router.unroute(inst.cid)
+                inst.cid = None
+        teardown_sandbox(self.pod, self.node, self.runtime)
+        self.router.unroute(pause_id(self.pod.metadata.uid))
+        self.sandbox = None
+
+    def _await_exits(self, instances: list[_Instance], deadline: float) -> None:
+        while any(i.cid is not None for i in instances):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
             try:
-                event = self._events.get_nowait()
+                event = self._events.get(timeout=left)
             except queue.Empty:
-                break
+                return
             if event is not None:
                 self._on_exit(*event)
-        for inst in self._inits + self._apps:
-            if inst.runtime is not None:  # the waiter never reported: force it
-                with contextlib.suppress(RuntimeErr, OSError):
-                    inst.runtime.delete()
-                inst.runtime = None
-        teardown_sandbox(self.pod, self.node, self.sandbox)
-        self.sandbox = None
 
     def _changed(self) -> None:
         with self._lock:

@@ -14,6 +14,8 @@ import pytest
 from minikube_py.api.manifest import load_string
 from minikube_py.kubelet.config import NodeConfig
 from minikube_py.kubelet.images import ImageManager
+from minikube_py.kubelet.runtime_service import ExitRouter, LocalRuntimeService
+from minikube_py.kubelet.sandbox import remove_pod_dir
 from minikube_py.kubelet.worker import PodWorker
 
 BACKOFF = 0.2
@@ -26,6 +28,8 @@ class Harness:
         self.node = node
         self.service = ImageService(node.root)
         self.images = ImageManager(self.service)
+        self.runtime = LocalRuntimeService(node.run_dir)
+        self.router = ExitRouter(self.runtime)
         self.workers: list[PodWorker] = []
         self.history: dict[str, list[tuple[float, dict]]] = {}
         self._cond = threading.Condition()
@@ -33,7 +37,7 @@ class Harness:
     def start(self, manifest: str) -> PodWorker:
         pod = load_string(textwrap.dedent(manifest)).pods[0]
         self.history[pod.name] = []
-        worker = PodWorker(pod, self.node, self.images, self._record)
+        worker = PodWorker(pod, self.node, self.images, self.runtime, self.router, self._record)
         self.workers.append(worker)
         worker.start()
         return worker
@@ -63,6 +67,7 @@ class Harness:
             w.stop(0)
         for w in self.workers:
             assert w.join(60), f"pod {w.pod.name} did not stop"
+            remove_pod_dir(self.node, w.pod.metadata.uid)
         self.service.close()
 
 
