@@ -5,6 +5,7 @@ Knows nothing of images or pods: it is handed a spec and a rootfs.
     spec.py       the container spec (typed OCI runtime-spec subset), validation
     defaults.py   Docker's default capabilities, runc's masked/read-only paths, /dev
     container.py  create / start / wait / kill / delete / load (the verbs)
+    exec.py       exec: a new process in a running container (exec_init.py: its child side)
     state.py      the per-container state file another process can load
     forker.py     the caller's side of the start path (see init.py for why)
     init.py       the forker process, the intermediate and the container's init

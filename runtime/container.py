@@ -186,6 +186,7 @@ class Container:
             cgroup=cg.to_state(),
             rootfs=spec.root.path,
             namespaces=_namespace_paths(pid, spec),
+            process=_exec_defaults(config),
             created=time.time(),
         )
         state.save(state_dir, st)
@@ -388,6 +389,13 @@ def _namespace_paths(pid: int, spec: Spec) -> dict[str, str]:
         n.type: n.path or f"/proc/{pid}/ns/{linux.NAMESPACE_PROC_NAMES[n.type]}"
         for n in spec.namespaces
     }
+
+
+def _exec_defaults(config: dict[str, Any]) -> dict[str, Any]:
+    """What `exec` inherits from the init: its process, capabilities resolved."""
+    proc = dict(config["spec"]["process"])
+    proc["capabilities"] = config["capabilities"]
+    return proc
 
 
 def _start_error(container_id: str, msg: dict[str, Any] | None) -> StartError:

@@ -75,3 +75,24 @@ class ContainerStateError(RuntimeErr):
 
 class NotParentError(RuntimeErr):
     """Exit status asked of a container this process is not the parent of."""
+
+
+class ExecError(RuntimeErr):
+    """A process exec'd into a container failed before exec (from its report).
+
+    The exec step itself reads as runc's ``exec "/bin/nope": no such file or
+    directory``; an earlier step names the container and the step.
+    """
+
+    def __init__(
+        self, container_id: str, step: str, path: str | None, err: int, detail: str = ""
+    ) -> None:
+        self.container_id = container_id
+        self.step = step
+        self.path = path
+        self.errno = err
+        where = f' "{path}"' if path else ""
+        reason = errno_text(err) if err else detail
+        extra = f" ({detail})" if detail and err else ""
+        prefix = "" if step == "exec" else f"container {container_id}: exec: "
+        super().__init__(f"{prefix}{step}{where}: {reason}{extra}")

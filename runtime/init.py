@@ -14,6 +14,9 @@ requests.  Per container the forker forks
                                  masked paths, hostname, rlimits, uid/gid,
                                  capabilities, no_new_privs, fds, cwd, exec
 
+An exec into a running container (runtime.exec) takes the same way, with
+runtime.exec_init as its intermediate and process.
+
 The intermediate exists because unshare(CLONE_NEWPID) and setns(pid) only
 apply to children.  It exits at once; its child is reparented to the nearest
 child-subreaper ancestor, which the caller made itself (runtime.forker), so
@@ -39,7 +42,7 @@ import signal
 import socket
 import stat
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import prctl
@@ -87,6 +90,9 @@ def serve(sock_fd: int) -> None:
     # and the caller's threads come and go.  EOF on the socket means the
     # caller is gone (closed it or died); containers are unaffected either way.
     prctl.set_name("runtime-forker")
+    from runtime import exec_init  # here: it imports this module
+
+    starts = {"create": intermediate, "exec": exec_init.intermediate}
     sock = socket.socket(fileno=sock_fd)
     while True:
         try:
@@ -96,7 +102,8 @@ def serve(sock_fd: int) -> None:
         if not msg:
             return
         try:
-            reply = _spawn(json.loads(msg), fds)
+            config = json.loads(msg)
+            reply = _spawn(starts[config.get("kind", "create")], config, fds)
         except OSError as e:  # fork/pipe failed (EAGAIN under a pids limit...)
             reply = {"pid": 0, "error": {"step": "fork", "path": None, "errno": e.errno or 0}}
         finally:
@@ -105,14 +112,14 @@ def serve(sock_fd: int) -> None:
         sock.send(json.dumps(reply).encode())
 
 
-def _spawn(config: dict[str, Any], fds: list[int]) -> dict[str, Any]:
+def _spawn(start: Callable[..., None], config: dict[str, Any], fds: list[int]) -> dict[str, Any]:
     pid_r, pid_w = os.pipe2(os.O_CLOEXEC)
     pid = os.fork()
     if pid == 0:
         code = 1
         try:
             os.close(pid_r)
-            intermediate(config, fds, pid_w)
+            start(config, fds, pid_w)
         except BaseException:  # never return into the forker's loop
             code = 2
         finally:
@@ -187,11 +194,7 @@ def prepare(
     proc = spec["process"]
     with step("setsid"):
         os.setsid()
-    with step("dup stdio"):
-        high = [os.dup(fd) for fd in stdio]  # the passed fds may sit on 0-2
-        for i, fd in enumerate(high):
-            os.dup2(fd, i, inheritable=True)
-            os.close(fd)
+    dup_stdio(stdio)
     for procs in config["cgroup_procs"]:
         with step("join cgroup", procs), open(procs, "w") as f:
             f.write("0")
@@ -233,6 +236,14 @@ def prepare(
         with step("set no_new_privs"):
             prctl.set_no_new_privs(1)
     return path, proc["args"], proc["env"]
+
+
+def dup_stdio(stdio: list[int]) -> None:
+    with step("dup stdio"):
+        high = [os.dup(fd) for fd in stdio]  # the passed fds may sit on 0-2
+        for i, fd in enumerate(high):
+            os.dup2(fd, i, inheritable=True)
+            os.close(fd)
 
 
 def _check_cwd_inside_root(cwd: str) -> None:

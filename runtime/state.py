@@ -39,6 +39,10 @@ class State:
     # else lives in the container's own mount namespace and dies with it
     mounts: list[str] = field(default_factory=list)
     namespaces: dict[str, str] = field(default_factory=dict)  # type -> /proc/PID/ns/...
+    # the init's resolved process (args, env, cwd, uid, gid, additional_gids,
+    # capabilities, no_new_privileges, rlimits, oom_score_adj): what an exec'd
+    # process inherits.  The env may hold secrets: the file is mode 0600.
+    process: dict[str, Any] = field(default_factory=dict)
     created: float = 0.0
     started: float | None = None
     # known only to the parent (see Container.wait), recorded here for others

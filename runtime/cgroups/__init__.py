@@ -192,6 +192,56 @@ def detect_version(mountinfo: str, root: str = CGROUP_ROOT) -> int:
     return 1
 
 
+def procs_files_joining(target_cgroup: str, self_cgroup: str, mountinfo: str) -> list[str]:
+    """The cgroup.procs files that move a process from our cgroups to `target`'s.
+
+    `target_cgroup` and `self_cgroup` are /proc/PID/cgroup texts.  Every
+    hierarchy counts, not only the controllers the runtime manages: an exec'd
+    process must sit exactly where the container's init sits (memory, pids,
+    cpuset, devices, name=systemd, the v2 tree...).  Hierarchies where both
+    already agree, or that are not mounted here, are left out.
+    """
+    ours = _hierarchies(self_cgroup)
+    mounts = _cgroup_mounts(mountinfo)
+    files = []
+    for key, path in _hierarchies(target_cgroup).items():
+        if ours.get(key) == path:
+            continue
+        want = set(key.split(",")) if key else set()
+        for mnt, root, fstype, opts in mounts:
+            if (fstype == "cgroup2") != (not key) or not want <= set(opts):
+                continue
+            rel = os.path.relpath(path, root) if root != "/" else path.lstrip("/")
+            if rel.startswith(".."):
+                continue  # the target sits outside what this mount shows
+            files.append(os.path.normpath(os.path.join(mnt, rel, "cgroup.procs")))
+            break
+    return files
+
+
+def _hierarchies(proc_cgroup: str) -> dict[str, str]:
+    """/proc/PID/cgroup -> {"cpu,cpuacct" (as listed; "" = v2): path}."""
+    out = {}
+    for line in proc_cgroup.splitlines():
+        parts = line.split(":", 2)
+        if len(parts) == 3:
+            out[parts[1]] = parts[2]
+    return out
+
+
+def _cgroup_mounts(mountinfo: str) -> list[tuple[str, str, str, list[str]]]:
+    """(mount point, root inside the hierarchy, fs type, super options) of cgroup mounts."""
+    out = []
+    for line in mountinfo.splitlines():
+        left, _, right = line.partition(" - ")
+        fields, rfields = left.split(), right.split()
+        if len(fields) < 5 or len(rfields) < 3 or rfields[0] not in ("cgroup", "cgroup2"):
+            continue
+        point = fields[4].replace("\\040", " ")
+        out.append((point, fields[3], rfields[0], rfields[2].split(",")))
+    return out
+
+
 def _read(path: str) -> str:
     with open(path) as f:
         return f.read()
