@@ -1,0 +1,714 @@
+"""The agent's HTTP API over a Unix socket: Kubernetes paths, JSON shapes and Status errors.
+
+    server = serve(store, hooks, "/run/minikube-py/api.sock")
+    ...
+    server.shutdown()
+
+Objects: ``/api/v1/[namespaces/{ns}/]{pods,replicationcontrollers,events}[/{name}]`` with GET
+(list; ``?watch=true`` streams ``{"type","object"}`` lines), POST, PUT, DELETE;
+``pods/{name}/log`` and ``pods/{name}/status``; discovery (``/api``, ``/api/v1``,
+``/version``).  Kubelet's own: ``/healthz``, ``/pods``, ``/metrics``.
+
+The socket is root's alone: its directory is made 0700 and the socket is bound under a
+temporary name, chmodded 0600 and renamed into place, so it is never reachable with wider
+permissions (no process-wide umask change, which would race the agent's other threads).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import select
+import socket
+import socketserver
+import threading
+import time
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler
+from typing import Any, Protocol
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from minikube_py import __version__
+from minikube_py.apiserver import errors
+from minikube_py.apiserver.errors import KINDS, RESOURCES, APIError
+from minikube_py.apiserver.store import POD, ObjectStore, Watch
+from minikube_py.errors import MinikubeError
+
+log = logging.getLogger(__name__)
+
+KUBERNETES_VERSION = (1, 28)  # the API shapes followed
+_WATCH_POLL = 1.0  # how often an idle watch checks that its client is still there
+
+
+class Hooks(Protocol):
+    """What the server asks of the kubelet."""
+
+    def container_log(
+        self, pod: dict[str, Any], container: str, previous: bool
+    ) -> tuple[str, Callable[[], bool]]:
+        """The CRI log file of the container's current (or previous) instance, and a callable
+        telling a follower that no more will be written to it."""
+        ...
+
+    def metrics(self) -> bytes:
+        """Prometheus text exposition."""
+        ...
+
+    def healthy(self) -> bool: ...
+
+
+class ApiServer:
+    """A running server: ``socket_path``, ``shutdown()``."""
+
+    def __init__(self, server: _Server, thread: threading.Thread, socket_path: str) -> None:
+        self._server = server
+        self._thread = thread
+        self.socket_path = socket_path
+
+    def shutdown(self) -> None:
+        """Stop accepting, end open watches and log streams, remove the socket."""
+        srv = self._server
+        srv.stopping.set()
+        for w in list(srv.watches):
+            w.close()
+        srv.shutdown()
+        srv.server_close()
+        for conn in list(srv.connections):  # kept-alive clients must not outlive the server
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+        self._thread.join(timeout=5)
+        with contextlib.suppress(FileNotFoundError):
+            if os.stat(self.socket_path).st_ino == srv.socket_ino:
+                os.unlink(self.socket_path)
+
+
+def serve(
+    store: ObjectStore,
+    hooks: Hooks,
+    socket_path: str,
+    *,
+    ready: Callable[[], Any] | threading.Event | None = None,
+) -> ApiServer:
+    """Listen on ``socket_path`` (mode 0600, directory 0700) and serve in a background thread."""
+    directory = os.path.dirname(os.path.abspath(socket_path))
+    os.makedirs(directory, mode=0o700, exist_ok=True)
+    os.chmod(directory, 0o700)
+    _refuse_if_live(socket_path)
+    tmp = os.path.join(directory, f".api.sock.{os.getpid()}.{threading.get_ident()}")
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(tmp)
+    server = _Server(tmp, _Handler)
+    try:
+        os.chmod(tmp, 0o600)
+        os.rename(tmp, socket_path)
+    except BaseException:
+        server.server_close()
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    server.socket_ino = os.stat(socket_path).st_ino
+    server.store = store
+    server.hooks = hooks
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.5}, name="apiserver", daemon=True
+    )
+    thread.start()
+    if isinstance(ready, threading.Event):
+        ready.set()
+    elif ready is not None:
+        ready()
+    return ApiServer(server, thread, socket_path)
+
+
+def _refuse_if_live(socket_path: str) -> None:
+    if not os.path.exists(socket_path):
+        return
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        probe.connect(socket_path)
+    except OSError:
+        os.unlink(socket_path)  # stale: left by an agent that did not stop cleanly
+        return
+    finally:
+        probe.close()
+    raise MinikubeError(f"another agent is already serving {socket_path}")
+
+
+class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+    daemon_threads = True
+    request_queue_size = 128
+
+    def __init__(self, path: str, handler: type[BaseHTTPRequestHandler]) -> None:
+        super().__init__(path, handler)
+        self.stopping = threading.Event()
+        self.watches: set[Watch] = set()
+        self.connections: set[socket.socket] = set()
+        self.store: ObjectStore
+        self.hooks: Hooks
+        self.socket_ino = 0
+
+
+# ------------------------------------------------------------------------------ requests
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = f"minikube-py/{__version__}"
+    server: _Server
+
+    def setup(self) -> None:
+        super().setup()
+        self.server.connections.add(self.connection)
+
+    def finish(self) -> None:
+        self.server.connections.discard(self.connection)
+        super().finish()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("api: " + format, *args)
+
+    def address_string(self) -> str:
+        return "unix"
+
+    def do_GET(self) -> None:
+        self._dispatch("GET")
+
+    def do_POST(self) -> None:
+        self._dispatch("POST")
+
+    def do_PUT(self) -> None:
+        self._dispatch("PUT")
+
+    def do_DELETE(self) -> None:
+        self._dispatch("DELETE")
+
+    def do_PATCH(self) -> None:
+        self._dispatch("PATCH")
+
+    # -------------------------------------------------------------------------- plumbing
+
+    def _dispatch(self, method: str) -> None:
+        if self.server.stopping.is_set():
+            self.close_connection = True
+        url = urlsplit(self.path)
+        self.query = {k: v[-1] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
+        parts = [unquote(p) for p in url.path.split("/") if p]
+        self._body_cache: bytes | None = None
+        try:
+            self._route(method, parts, url.path)
+        except APIError as e:
+            self._send_json(e.code, e.status())
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+        except Exception as e:  # a request must get an answer, not a hang
+            log.exception("api: %s %s failed", method, self.path)
+            err = errors.internal(str(e) or type(e).__name__)
+            with contextlib.suppress(OSError):
+                self._send_json(err.code, err.status())
+
+    def _body(self) -> bytes:
+        if self._body_cache is None:
+            length = int(self.headers.get("Content-Length") or 0)
+            self._body_cache = self.rfile.read(length) if length > 0 else b""
+        return self._body_cache
+
+    def _json_body(self, required: bool = True) -> dict[str, Any] | None:
+        raw = self._body()
+        if not raw.strip():
+            if required:
+                raise errors.bad_request("the request body is empty")
+            return None
+        text = raw.decode("utf-8", errors="replace")
+        try:
+            data = json.loads(text)
+        except ValueError:
+            import yaml
+
+            try:
+                data = yaml.safe_load(text)
+            except yaml.YAMLError as e:
+                raise errors.bad_request(
+                    f"the request body is neither JSON nor YAML: {e}"
+                ) from None
+        if not isinstance(data, dict):
+            raise errors.bad_request("the request body is not a Kubernetes object")
+        return data
+
+    def _send(self, code: int, body: bytes, content_type: str) -> None:
+        self.send_response(code)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _send_json(self, code: int, obj: Any) -> None:
+        self._body()  # drain an unread body so the connection stays usable
+        self._send(code, json.dumps(obj).encode() + b"\n", "application/json")
+
+    def _start_stream(self, content_type: str) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Transfer-Encoding", "chunked")
+        self.send_header("Cache-Control", "no-cache, private")
+        self.end_headers()
+
+    def _chunk(self, data: bytes) -> None:
+        if data:
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+            self.wfile.flush()
+
+    def _end_stream(self) -> None:
+        with contextlib.suppress(OSError):
+            self.wfile.write(b"0\r\n\r\n")
+            self.wfile.flush()
+
+    def _client_gone(self) -> bool:
+        """True once the client closed its end (readable with nothing to read)."""
+        try:
+            readable, _, _ = select.select([self.connection], [], [], 0)
+            if not readable:
+                return False
+            return self.connection.recv(1, socket.MSG_PEEK) == b""
+        except OSError:
+            return True
+
+    # -------------------------------------------------------------------------- routes
+
+    def _route(self, method: str, parts: list[str], path: str) -> None:
+        store = self.server.store
+        if parts == ["healthz"] or parts == ["livez"] or parts == ["readyz"]:
+            return self._only(method, "GET", path) or self._healthz()
+        if parts == ["metrics"]:
+            self._only(method, "GET", path)
+            return self._send(
+                200, self.server.hooks.metrics(), "text/plain; version=0.0.4; charset=utf-8"
+            )
+        if parts == ["pods"]:
+            self._only(method, "GET", path)
+            items, rv = store.list(POD, None)
+            if store.node_name:
+                items = [p for p in items if p["spec"].get("nodeName") == store.node_name]
+            return self._send_json(200, _list_doc(POD, items, rv))
+        if parts == ["version"]:
+            return self._only(method, "GET", path) or self._send_json(200, _version_doc())
+        if parts == ["api"]:
+            return self._only(method, "GET", path) or self._send_json(200, _API_VERSIONS)
+        if parts == ["api", "v1"]:
+            return self._only(method, "GET", path) or self._send_json(200, _RESOURCE_LIST)
+        if len(parts) < 3 or parts[:2] != ["api", "v1"]:
+            raise errors.route_not_found(path)
+        rest = parts[2:]
+        if rest[0] == "namespaces":
+            if len(rest) == 1:
+                return self._only(method, "GET", path) or self._namespaces()
+            if len(rest) == 2:
+                return self._only(method, "GET", path) or self._namespace(rest[1])
+            namespace: str | None = rest[1]
+            rest = rest[2:]
+        else:
+            namespace = None
+        resource = rest[0]
+        kind = KINDS.get(resource)
+        if kind is None:
+            raise errors.route_not_found(path)
+        if len(rest) == 1:
+            if method == "GET":
+                return self._list_or_watch(kind, namespace)
+            if method == "POST" and namespace is not None:
+                return self._create(kind, namespace)
+            raise errors.method_not_allowed(method, path)
+        if namespace is None:
+            raise errors.route_not_found(path)
+        name = rest[1]
+        sub = rest[2] if len(rest) > 2 else ""
+        if len(rest) > 3 or sub not in ("", "log", "status") or (sub and kind == "Event"):
+            raise errors.route_not_found(path)
+        if sub == "log":
+            if kind != POD:
+                raise errors.route_not_found(path)
+            return self._only(method, "GET", path) or self._log(namespace, name)
+        if method == "GET":
+            return self._send_json(200, store.get(kind, namespace, name))
+        if method == "PUT":
+            body = self._json_body()
+            assert body is not None
+            self._check_names(body, kind, namespace, name)
+            if sub == "status":
+                obj = store.update_status(kind, namespace, name, body.get("status") or {})
+            else:
+                obj = store.update(body)
+            return self._send_json(200, obj)
+        if method == "DELETE" and not sub:
+            return self._delete(kind, namespace, name)
+        raise errors.method_not_allowed(method, path)
+
+    def _only(self, method: str, allowed: str, path: str) -> None:
+        if method != allowed:
+            raise errors.method_not_allowed(method, path)
+
+    def _healthz(self) -> None:
+        if self.server.hooks.healthy():
+            self._send(200, b"ok", "text/plain; charset=utf-8")
+        else:
+            self._send(500, b"[-]kubelet failed\nhealthz check failed", "text/plain; charset=utf-8")
+
+    def _namespaces(self) -> None:
+        names = sorted(_namespaces(self.server.store))
+        items = [_namespace_doc(n) for n in names]
+        self._send_json(
+            200,
+            {
+                "kind": "NamespaceList",
+                "apiVersion": "v1",
+                "metadata": {"resourceVersion": self.server.store.resource_version},
+                "items": items,
+            },
+        )
+
+    def _namespace(self, name: str) -> None:
+        if name not in _namespaces(self.server.store):
+            raise errors.APIError(
+                404,
+                "NotFound",
+                f'namespaces "{name}" not found',
+                {"name": name, "kind": "namespaces"},
+            )
+        self._send_json(200, _namespace_doc(name))
+
+    def _check_names(self, body: dict[str, Any], kind: str, namespace: str, name: str) -> None:
+        meta = body.get("metadata") or {}
+        if meta.get("namespace") and meta["namespace"] != namespace:
+            raise errors.bad_request(
+                "the namespace of the provided object does not match the namespace sent on "
+                "the request"
+            )
+        if meta.get("name") and meta["name"] != name:
+            raise errors.bad_request(
+                "the name of the object "
+                f"({meta['name']}) does not match the name on the URL ({name})"
+            )
+        body.setdefault("metadata", {})["namespace"] = namespace
+        body["metadata"]["name"] = name
+        body.setdefault("kind", kind)
+        body.setdefault("apiVersion", "v1")
+
+    def _create(self, kind: str, namespace: str) -> None:
+        body = self._json_body()
+        assert body is not None
+        meta = body.get("metadata")
+        if not isinstance(meta, dict):
+            meta = body["metadata"] = {}
+        if meta.get("namespace") and meta["namespace"] != namespace:
+            raise errors.bad_request(
+                "the namespace of the provided object does not match the namespace sent on "
+                "the request"
+            )
+        meta["namespace"] = namespace
+        if body.get("kind") and body["kind"] != kind:
+            raise errors.bad_request(
+                f'the object kind "{body["kind"]}" does not match the resource '
+                f'"{RESOURCES[kind]}" of the request'
+            )
+        body.setdefault("kind", kind)
+        body.setdefault("apiVersion", "v1")
+        self._send_json(201, self.server.store.create(body))
+
+    def _delete(self, kind: str, namespace: str, name: str) -> None:
+        options = self._json_body(required=False) or {}
+        grace: Any = self.query.get("gracePeriodSeconds", options.get("gracePeriodSeconds"))
+        if grace is not None and grace != "":
+            try:
+                grace = int(grace)
+            except (TypeError, ValueError):
+                raise errors.bad_request(f'invalid gracePeriodSeconds "{grace}"') from None
+        else:
+            grace = None
+        uid = ((options.get("preconditions") or {}).get("uid")) or None
+        store = self.server.store
+        if uid:
+            current = store.get(kind, namespace, name)
+            if current["metadata"].get("uid") != uid:
+                raise errors.APIError(
+                    409,
+                    "Conflict",
+                    f'Operation cannot be fulfilled on {RESOURCES[kind]} "{name}": '
+                    f"Precondition failed: UID in precondition: {uid}, UID in object meta: "
+                    f"{current['metadata'].get('uid')}",
+                )
+        self._send_json(200, store.request_delete(kind, namespace, name, grace))
+
+    # -------------------------------------------------------------------------- list/watch
+
+    def _list_or_watch(self, kind: str, namespace: str | None) -> None:
+        store = self.server.store
+        q = self.query
+        labels, fields = q.get("labelSelector"), q.get("fieldSelector")
+        if _true(q.get("watch")):
+            return self._watch(kind, namespace, q.get("resourceVersion"), labels, fields)
+        items, rv = store.list(kind, namespace, labels, fields)
+        self._send_json(200, _list_doc(kind, items, rv))
+
+    def _watch(
+        self,
+        kind: str,
+        namespace: str | None,
+        rv: str | None,
+        labels: str | None,
+        fields: str | None,
+    ) -> None:
+        store = self.server.store
+        timeout = self.query.get("timeoutSeconds")
+        deadline = time.monotonic() + float(timeout) if timeout else None
+        try:
+            watch = store.watch(kind, namespace, rv, labels, fields, copy_objects=False)
+        except APIError as e:
+            if e.code != 410:
+                raise
+            # As the API server's watch cache does: a 200 stream carrying one ERROR event.
+            self._start_stream("application/json")
+            self._chunk(json.dumps({"type": "ERROR", "object": e.status()}).encode() + b"\n")
+            self._end_stream()
+            return
+        self.server.watches.add(watch)
+        try:
+            self._start_stream("application/json")
+            while not self.server.stopping.is_set():
+                wait = _WATCH_POLL
+                if deadline is not None:
+                    wait = min(wait, deadline - time.monotonic())
+                    if wait <= 0:
+                        break
+                try:
+                    item = watch.get(timeout=wait)
+                except StopIteration:
+                    break
+                except APIError as e:
+                    event = {"type": "ERROR", "object": e.status()}
+                    self._chunk(json.dumps(event).encode() + b"\n")
+                    break
+                if item is None:
+                    if self._client_gone():
+                        return
+                    continue
+                type_, obj = item
+                self._chunk(json.dumps({"type": type_, "object": obj}).encode() + b"\n")
+            self._end_stream()
+        finally:
+            watch.close()
+            self.server.watches.discard(watch)
+            self.close_connection = True
+
+    # -------------------------------------------------------------------------- logs
+
+    def _log(self, namespace: str, name: str) -> None:
+        pod = self.server.store.get(POD, namespace, name)
+        q = self.query
+        container = _pick_container(pod, q.get("container") or "")
+        previous = _true(q.get("previous"))
+        _check_log_available(pod, container, previous)
+        tail = q.get("tailLines")
+        tail_lines = None
+        if tail not in (None, ""):
+            try:
+                tail_lines = int(tail)  # type: ignore[arg-type]
+            except ValueError:
+                raise errors.bad_request(f'invalid tailLines "{tail}"') from None
+        path, is_finished = self.server.hooks.container_log(pod, container, previous)
+        from minikube_py.logs.cri import rotated_logs
+
+        if not os.path.exists(path) and not rotated_logs(path):
+            raise errors.bad_request(
+                f'container "{container}" in pod "{name}" has no log yet ({path} does not exist)'
+            )
+        from minikube_py.logs.reader import read_log
+
+        follow = _true(q.get("follow")) and not previous
+        handler = self
+
+        class _Stop:
+            def is_set(self) -> bool:
+                return handler.server.stopping.is_set() or handler._client_gone()
+
+        lines: Iterator[bytes] = read_log(
+            path,
+            tail_lines=tail_lines,
+            timestamps=_true(q.get("timestamps")),
+            follow=follow,
+            stop_event=_Stop(),
+            is_finished=is_finished,
+        )
+        self._start_stream("text/plain")
+        try:
+            for line in lines:
+                self._chunk(line)
+            self._end_stream()
+        finally:
+            close = getattr(lines, "close", None)
+            if close is not None:
+                close()
+            self.close_connection = follow
+
+
+def _pick_container(pod: dict[str, Any], container: str) -> str:
+    spec = pod.get("spec") or {}
+    names = [c["name"] for c in spec.get("containers") or []]
+    init_names = [c["name"] for c in spec.get("initContainers") or []]
+    name = pod["metadata"]["name"]
+    if not container:
+        if len(names) == 1:
+            return names[0]
+        message = (
+            f"a container name must be specified for pod {name}, choose one of: [{' '.join(names)}]"
+        )
+        if init_names:
+            message += f" or one of the init containers: [{' '.join(init_names)}]"
+        raise errors.bad_request(message)
+    if container not in names and container not in init_names:
+        raise errors.bad_request(f"container {container} is not valid for pod {name}")
+    return container
+
+
+def _check_log_available(pod: dict[str, Any], container: str, previous: bool) -> None:
+    """Kubernetes' answers for a container that has not started, or has no previous run."""
+    status = pod.get("status") or {}
+    statuses = (status.get("containerStatuses") or []) + (status.get("initContainerStatuses") or [])
+    cs = next((c for c in statuses if c.get("name") == container), None)
+    name = pod["metadata"]["name"]
+    if previous:
+        if cs is None or not (cs.get("lastState") or {}).get("terminated"):
+            raise errors.bad_request(
+                f'previous terminated container "{container}" in pod "{name}" not found'
+            )
+        return
+    state = (cs or {}).get("state") or {}
+    waiting = state.get("waiting")
+    ran_before = bool(((cs or {}).get("lastState") or {}).get("terminated"))
+    if cs is None or (waiting is not None and not ran_before):
+        reason = (waiting or {}).get("reason") or "ContainerCreating"
+        raise errors.bad_request(
+            f'container "{container}" in pod "{name}" is waiting to start: {reason}'
+        )
+
+
+# ------------------------------------------------------------------------------ documents
+
+
+def _true(value: str | None) -> bool:
+    return value is not None and value.lower() in ("true", "1", "yes", "")
+
+
+def _list_doc(kind: str, items: list[dict[str, Any]], rv: str) -> dict[str, Any]:
+    return {
+        "kind": f"{kind}List",
+        "apiVersion": "v1",
+        "metadata": {"resourceVersion": rv},
+        "items": items,
+    }
+
+
+def _namespaces(store: ObjectStore) -> set[str]:
+    names = {"default", "kube-system"}
+    for kind in (POD, "ReplicationController"):
+        items, _ = store.list(kind)
+        names.update(o["metadata"]["namespace"] for o in items)
+    return names
+
+
+def _namespace_doc(name: str) -> dict[str, Any]:
+    return {
+        "kind": "Namespace",
+        "apiVersion": "v1",
+        "metadata": {"name": name, "labels": {"kubernetes.io/metadata.name": name}},
+        "spec": {"finalizers": ["kubernetes"]},
+        "status": {"phase": "Active"},
+    }
+
+
+def _version_doc() -> dict[str, Any]:
+    import platform
+
+    major, minor = KUBERNETES_VERSION
+    return {
+        "major": str(major),
+        "minor": str(minor),
+        "gitVersion": f"v{major}.{minor}.0-minikube-py.{__version__}",
+        "gitCommit": "",
+        "gitTreeState": "",
+        "buildDate": "",
+        "goVersion": f"python{platform.python_version()}",
+        "compiler": "cpython",
+        "platform": f"linux/{platform.machine()}",
+    }
+
+
+_API_VERSIONS = {
+    "kind": "APIVersions",
+    "versions": ["v1"],
+    "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": ""}],
+}
+
+_VERBS = ["create", "delete", "get", "list", "update", "watch"]
+_RESOURCE_LIST = {
+    "kind": "APIResourceList",
+    "groupVersion": "v1",
+    "resources": [
+        {
+            "name": "events",
+            "singularName": "event",
+            "namespaced": True,
+            "kind": "Event",
+            "verbs": ["create", "get", "list", "watch"],
+            "shortNames": ["ev"],
+        },
+        {
+            "name": "namespaces",
+            "singularName": "namespace",
+            "namespaced": False,
+            "kind": "Namespace",
+            "verbs": ["get", "list"],
+            "shortNames": ["ns"],
+        },
+        {
+            "name": "pods",
+            "singularName": "pod",
+            "namespaced": True,
+            "kind": "Pod",
+            "verbs": _VERBS,
+            "shortNames": ["po"],
+            "categories": ["all"],
+        },
+        {
+            "name": "pods/log",
+            "singularName": "",
+            "namespaced": True,
+            "kind": "Pod",
+            "verbs": ["get"],
+        },
+        {
+            "name": "pods/status",
+            "singularName": "",
+            "namespaced": True,
+            "kind": "Pod",
+            "verbs": ["get", "update"],
+        },
+        {
+            "name": "replicationcontrollers",
+            "singularName": "replicationcontroller",
+            "namespaced": True,
+            "kind": "ReplicationController",
+            "verbs": _VERBS,
+            "shortNames": ["rc"],
+            "categories": ["all"],
+        },
+        {
+            "name": "replicationcontrollers/status",
+            "singularName": "",
+            "namespaced": True,
+            "kind": "ReplicationController",
+            "verbs": ["get", "update"],
+        },
+    ],
+}
