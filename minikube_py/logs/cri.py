@@ -109,6 +109,8 @@ def encode_records(
 ) -> None:
     """Append to `out` the CRI records for `data`, one chunk read from `stream` at `ts`.
 
+    One item per record (newline included), so that a writer can rotate between records.
+
     Each newline ends an ``F`` record; bytes after the last newline, and every full
     `max_len` slice of a longer line, become ``P`` records.
     """
@@ -117,7 +119,7 @@ def encode_records(
     lines = data.split(b"\n")
     rest = lines.pop()  # b"" when data ended with a newline
     if lines and max(map(len, lines)) <= max_len:
-        out.append(head_f + (b"\n" + head_f).join(lines) + b"\n")
+        out.extend([head_f + line + b"\n" for line in lines])
     else:
         for line in lines:
             for i in range(0, len(line) - max_len, max_len):

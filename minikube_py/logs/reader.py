@@ -168,39 +168,50 @@ def _tail_start(files: list[_Cursor], n: int) -> tuple[int, int]:
 
     Scans records backwards and stops at a point where every stream seen has more than `n`
     F records after it: each of the last `n` lines then has its stream's previous F record,
-    and so all its P records, inside what is read.
+    and so all its P records, inside what is read. A stream's unfinished last line (P records
+    and no F yet) is included when the scan reaches it: as kubelet counts, it then sits
+    where its last chunk is, not at the end.
     """
     if n == 0:
         last = len(files) - 1
         return last, os.fstat(files[last].fd).st_size
     seen: dict[bytes, int] = {}
     for i in range(len(files) - 1, -1, -1):
-        fd = files[i].fd
-        pos = os.fstat(fd).st_size
-        carry = b""
-        first = True
-        while pos > 0:
-            size = min(_READ_CHUNK, pos)
-            pos -= size
-            block = os.pread(fd, size, pos) + carry
-            lines = block.split(b"\n")
-            carry = lines[0]
-            end = pos + len(block)
-            if first:
-                end -= len(lines.pop()) + 1  # an incomplete record at the end of the file
-                first = False
-            for k in range(len(lines) - 1, 0 if pos > 0 else -1, -1):
-                start = end - len(lines[k])
-                end = start - 1
-                parts = lines[k].split(b" ", 3)
-                if len(parts) < 3 or parts[1] not in STREAMS:
-                    continue
-                count = seen.setdefault(parts[1], 0)
-                if parts[2] != PARTIAL and not parts[2].startswith(b"P:"):
-                    seen[parts[1]] = count = count + 1
-                    if count > n and all(c > n for c in seen.values()):
-                        return i, start
+        for start, record in _records_backwards(files[i].fd):
+            parts = record.split(b" ", 3)
+            if len(parts) < 3 or parts[1] not in STREAMS:
+                continue
+            count = seen.setdefault(parts[1], 0)
+            if parts[2] != PARTIAL and not parts[2].startswith(b"P:"):
+                seen[parts[1]] = count = count + 1
+                if count > n and all(c > n for c in seen.values()):
+                    return i, start
     return 0, 0
+
+
+def _records_backwards(fd: int) -> Iterator[tuple[int, bytes]]:
+    """(offset, record) of each newline-ended record of a file, the last one first."""
+    pos = os.fstat(fd).st_size
+    carry = None  # bytes after the newline last seen; None: still in an unfinished record
+    while pos > 0:
+        size = min(_READ_CHUNK, pos)
+        pos -= size
+        block = os.pread(fd, size, pos)
+        if carry is None:
+            newline = block.rfind(b"\n")
+            if newline < 0:
+                continue
+            block, carry = block[:newline], b""
+        joined = block + carry
+        lines = joined.split(b"\n")
+        carry = lines[0]
+        end = pos + len(joined)
+        for line in reversed(lines[1:]):
+            end -= len(line)
+            yield end, line
+            end -= 1
+    if carry:
+        yield 0, carry
 
 
 class _StopEvent(Protocol):

@@ -405,3 +405,29 @@ def test_stop_event_ends_following(tmp_path):
     assert f.wait_for(1) == [b"x\n"]
     f.close()
     assert not f.thread.is_alive()
+
+
+def test_tail_across_many_blocks_ignores_an_unfinished_last_record(tmp_path):
+    log = str(tmp_path / "0.log")
+    _write(log, *[TS + b" stdout F %06d" % i for i in range(20000)])  # ~ 900 KB
+    with open(log, "ab") as f:
+        f.write(TS + b" stdout P " + b"z" * 200_000)  # being written: no newline yet
+    # not following, the unfinished record is the last line
+    assert list(read_log(log, tail_lines=3)) == [b"019998\n", b"019999\n", b"z" * 200_000]
+
+
+def test_tail_n_is_the_last_n_lines_of_the_whole_log(tmp_path):
+    rng = random.Random(3)
+    log = str(tmp_path / "0.log")
+    with open(log, "ab") as f:
+        for i in range(3000):
+            stream = rng.choice([b"stdout", b"stderr"])
+            data = b"%d:" % i + b"w" * rng.randint(0, 400) + (b"\n" if rng.random() < 0.7 else b"")
+            out: list[bytes] = []
+            encode_records(stream, TS, data, out, 100)
+            f.write(b"".join(out))
+        for stream in (b"stdout", b"stderr"):  # no line left unfinished at the end
+            f.write(TS + b" " + stream + b" F end\n")
+    whole = list(read_log(log))
+    for n in (1, 2, 5, 50, 700, 5000):
+        assert list(read_log(log, tail_lines=n)) == whole[-n:], n
