@@ -1,4 +1,6 @@
-"""The CRI container log format: records, rotated files, and the reader behind `logs`.
+"""The CRI container log format: records, rotated-file names, the writer lock.
+
+The reader (`read_log`) is in `minikube_py.logs.reader` and is reachable from here too.
 
 A log file holds one record per line, as containerd and CRI-O write them and kubelet reads
 them (kubelet's pkg/kubelet/kuberuntime/logs):
@@ -13,7 +15,9 @@ them (kubelet's pkg/kubelet/kuberuntime/logs):
   line's last chunk). Further ``:``-separated tags are ignored (kubelet keeps the field open).
 - content: the bytes read, without the newline that ended the line. A line longer than
   16 KiB is cut into ``P`` records; data that was read without a newline yet (a prompt, the
-  last bytes before EOF) is written as ``P`` at once rather than held back.
+  last bytes before EOF) is written as ``P`` at once rather than held back (as conmon
+  does; containerd waits for the newline), so `logs -f` shows it and a writer killed in
+  between loses nothing it had read.
 
 Rotation, named as kubelet's container log manager names it: the current file is
 ``<log_path>``; before a write would take it past the size limit it is renamed to
@@ -39,7 +43,7 @@ STDERR = b"stderr"
 STREAMS = (STDOUT, STDERR)
 PARTIAL = b"P"
 FULL = b"F"
-# containerd's default max_container_log_line_size; CRI-O's conmon uses the same.
+# containerd's default max_container_log_line_size
 MAX_RECORD_CONTENT = 16 * 1024
 ROTATED_TIME_FORMAT = "%Y%m%d-%H%M%S"
 

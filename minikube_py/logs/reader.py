@@ -6,6 +6,7 @@ reachable as `minikube_py.logs.cri.read_log`.
 
 from __future__ import annotations
 
+import errno
 import os
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -244,21 +245,8 @@ def read_log(
 
     Raises CRILogError when there is neither `log_path` nor a rotated file of it.
     """
-    watcher = None
-    if follow:
-        from minikube_py.logs import inotify
-
-        watcher = inotify.Inotify()
-        # watched before the files are opened, so no write between the two is missed
-        watcher.add_watch(
-            os.path.dirname(log_path) or ".",
-            inotify.IN_MODIFY
-            | inotify.IN_CLOSE_WRITE
-            | inotify.IN_CREATE
-            | inotify.IN_DELETE
-            | inotify.IN_MOVED_FROM
-            | inotify.IN_MOVED_TO,
-        )
+    # the watch comes first, so that no write between opening and watching is missed
+    watcher = _watch_directory(log_path) if follow else None
     files: list[_Cursor] = []
     try:
         files = _open_files(log_path)
@@ -273,6 +261,36 @@ def read_log(
             cursor.close()
         if watcher is not None:
             watcher.close()
+
+
+def _watch_directory(log_path: str):
+    """An inotify watch on the log's directory: writes, creations, renames, closes."""
+    from minikube_py.logs import inotify
+
+    directory = os.path.dirname(log_path) or "."
+    try:
+        watcher = inotify.Inotify()
+    except OSError as e:
+        raise CRILogError(
+            f"cannot follow {log_path}: inotify_init1: {e.strerror}"
+            " (see fs.inotify.max_user_instances)"
+        ) from None
+    mask = (
+        inotify.IN_MODIFY
+        | inotify.IN_CLOSE_WRITE
+        | inotify.IN_CREATE
+        | inotify.IN_DELETE
+        | inotify.IN_MOVED_FROM
+        | inotify.IN_MOVED_TO
+    )
+    try:
+        watcher.add_watch(directory, mask)
+    except OSError as e:
+        watcher.close()
+        if e.errno == errno.ENOENT:
+            raise CRILogError(f"no container log at {log_path}") from None
+        raise CRILogError(f"cannot follow {log_path}: inotify_add_watch: {e.strerror}") from None
+    return watcher
 
 
 def _feed_file(cursor: _Cursor, lines: _Lines, whole: bool) -> Iterator[bytes]:

@@ -431,3 +431,8 @@ def test_tail_n_is_the_last_n_lines_of_the_whole_log(tmp_path):
     whole = list(read_log(log))
     for n in (1, 2, 5, 50, 700, 5000):
         assert list(read_log(log, tail_lines=n)) == whole[-n:], n
+
+
+def test_following_a_log_in_a_missing_directory_says_which_file(tmp_path):
+    with pytest.raises(CRILogError, match=r"no container log at .*/gone/0\.log"):
+        list(read_log(str(tmp_path / "gone" / "0.log"), follow=True))
