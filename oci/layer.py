@@ -57,7 +57,19 @@ _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _NEW_FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 _MAX_SYMLINKS = 40
 _FD_CACHE = 128
-_IS_ROOT = os.geteuid() == 0
+_IS_ROOT = os.geteuid() == 0 and os.getegid() == 0
+
+
+def _umask() -> int:
+    """The process umask, read without changing it (os.umask would, for all threads)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    return 0o777  # unknown: always chmod
 
 
 class LayerError(OCIError):
@@ -240,6 +252,9 @@ class _Applier:
         self.mode = mode
         self.what = what
         self.root_fd = os.open(root, _DIR_FLAGS)
+        self._umask = _umask()
+        # real dir path -> has the setgid bit (its new files would take its group)
+        self._sgid: dict[str, bool] = {"": bool(os.fstat(self.root_fd).st_mode & stat.S_ISGID)}
         # real path ("" is the root) -> open directory fd, most recently used last
         self._dirs: OrderedDict[str, int] = OrderedDict()
         self.kinds: dict[str, str] = {}  # what this layer put at a path: a tar type or "w"
@@ -331,6 +346,7 @@ class _Applier:
                         f"layer {self.what}: {'/'.join(parts)}: parent {cur} is not a directory"
                     ) from None
             self._cache(cur, nfd)
+            self._sgid[cur] = bool(os.fstat(nfd).st_mode & stat.S_ISGID)
             fd = nfd
             stack.append(comp)
         return fd, "/".join(stack)
@@ -388,6 +404,7 @@ class _Applier:
                 f"with a non-directory"
             )
         self._fd_meta(self.root_fd, e)
+        self._sgid[""] = bool(e.mode & stat.S_ISGID)
         self._dir_times.append(("", e.mtime_ns))
 
     def _make_room(self, pfd: int, name: str, path: str, keep_dir: bool) -> bool:
@@ -416,37 +433,51 @@ class _Applier:
     def _regular(
         self, pfd: int, name: str, path: str, e: tar.TarEntry, data: tar.TarReader
     ) -> None:
+        # Created with its permission bits: most files then need no chmod, and none made
+        # by root as root:root in a non-setgid directory needs a chown.
         try:
-            fd = os.open(name, _NEW_FILE_FLAGS, 0o600, dir_fd=pfd)
+            fd = os.open(name, _NEW_FILE_FLAGS, e.mode & 0o777, dir_fd=pfd)
         except FileExistsError:
             self._make_room(pfd, name, path, keep_dir=False)
-            fd = os.open(name, _NEW_FILE_FLAGS, 0o600, dir_fd=pfd)
+            fd = os.open(name, _NEW_FILE_FLAGS, e.mode & 0o777, dir_fd=pfd)
         try:
             if e.size:
                 data.write_data(fd)
-            self._fd_meta(fd, e)
+            chown = not _IS_ROOT or e.uid or e.gid or self._sgid.get(path.rpartition("/")[0], True)
+            if chown or e.xattrs or e.mode & (~0o777 | self._umask):
+                self._fd_meta(fd, e)
             os.utime(fd, ns=(e.mtime_ns, e.mtime_ns))
         finally:
             os.close(fd)
         self.kinds[path] = tar.REG
 
     def _directory(self, pfd: int, name: str, path: str, e: tar.TarEntry) -> None:
+        created = True
         try:
-            os.mkdir(name, 0o700, dir_fd=pfd)
+            os.mkdir(name, e.mode & 0o777, dir_fd=pfd)
         except FileExistsError:
-            if not self._make_room(pfd, name, path, keep_dir=True):
-                os.mkdir(name, 0o700, dir_fd=pfd)
+            created = not self._make_room(pfd, name, path, keep_dir=True)
+            if created:
+                os.mkdir(name, e.mode & 0o777, dir_fd=pfd)
         fd = self._dirs.get(path)
-        opened = fd is None
-        if opened:
+        if fd is None:
+            # its entries usually follow: keep it open for them
             fd = os.open(name, _DIR_FLAGS, dir_fd=pfd)
-        try:
+            self._cache(path, fd)
+        parent_sgid = self._sgid.get(path.rpartition("/")[0], True)
+        if (
+            not created
+            or not _IS_ROOT
+            or e.uid
+            or e.gid
+            or parent_sgid
+            or e.xattrs
+            or e.mode & (~0o777 | self._umask)
+        ):
             self._fd_meta(fd, e)
-            if self.kinds.get(path) == "w":
-                self._set_opaque(fd)
-        finally:
-            if opened:
-                os.close(fd)
+        self._sgid[path] = bool(e.mode & stat.S_ISGID)
+        if self.kinds.get(path) == "w":
+            self._set_opaque(fd)
         self.kinds[path] = tar.DIR
         self._dir_times.append((path, e.mtime_ns))
 

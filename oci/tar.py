@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import base64
 import os
+import struct
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -18,6 +20,10 @@ from oci.errors import OCIError
 
 BLOCK = 512
 ZERO_BLOCK = bytes(BLOCK)
+# name mode uid gid size mtime chksum typeflag linkname magic version uname gname
+# devmajor devminor prefix
+_HEADER = struct.Struct("100s8s8s8s12s12s8sc100s6s2s32s32s8s8s155s12x")
+_FS_ENCODING = sys.getfilesystemencoding()
 
 REG = "0"
 HARDLINK = "1"
@@ -133,6 +139,14 @@ def _num(field: bytes, what: str) -> int:
         raise TarError(f"invalid tar header: {what} field {field!r} is not octal") from None
 
 
+def _oct(field: bytes, what: str) -> int:
+    """A numeric header field: octal text, fast; anything else (base-256) the long way."""
+    try:
+        return int(field.rstrip(b"\0 ") or b"0", 8)
+    except ValueError:
+        return _num(field, what)
+
+
 def _cstr(field: bytes) -> bytes:
     return field.split(b"\0", 1)[0]
 
@@ -234,9 +248,10 @@ class TarReader:
                 return
             if header == ZERO_BLOCK:
                 return
-            self._check_sum(header)
+            fields = _HEADER.unpack(header)
+            _check_sum(header, fields[6])
             flag = chr(header[156])
-            size = _num(header[124:136], "size")
+            size = _oct(fields[4], "size")
             if flag in ("x", "X"):
                 pax.update(_parse_pax(self._data(size)))
                 continue
@@ -249,7 +264,9 @@ class TarReader:
             if flag == "K":
                 long_link = _cstr(self._data(size))
                 continue
-            entry = self._entry(header, flag, size, {**self._global, **pax}, long_name, long_link)
+            if self._global:
+                pax = {**self._global, **pax}
+            entry = _entry(header, fields, flag, size, pax, long_name, long_link)
             pax, long_name, long_link = {}, None, None
             # As Go's archive/tar and tarfile do: only regular files carry data; the size
             # field of links, directories and devices is ignored.
@@ -257,62 +274,65 @@ class TarReader:
             self._pad = -entry.size % BLOCK
             yield entry
 
-    @staticmethod
-    def _check_sum(header: bytes) -> None:
-        stored = _num(header[148:156], "checksum")
-        unsigned = sum(header[:148]) + 256 + sum(header[156:])
-        if stored != unsigned:
-            signed = unsigned - 2 * sum(b for b in header[:148] + header[156:] if b > 127)
-            if stored != signed:
-                raise TarError("not a tar archive (header checksum mismatch)")
 
-    @staticmethod
-    def _entry(
-        header: bytes,
-        flag: str,
-        size: int,
-        pax: dict[str, bytes],
-        long_name: bytes | None,
-        long_link: bytes | None,
-    ) -> TarEntry:
-        if flag in ("S", "M", "V") or any(k.startswith("GNU.sparse") for k in pax):
-            kinds = {"S": "GNU sparse file", "M": "multi-volume", "V": "volume label"}
-            raise TarError(f"unsupported tar entry type: {kinds.get(flag, 'PAX sparse file')}")
-        etype = _REGULAR_FLAGS.get(flag, flag)
-        if etype != REG and etype not in _KNOWN:
-            raise TarError(f"unsupported tar entry type {flag!r}")
-        name = _cstr(header[0:100])
-        if header[257:263] == b"ustar\0":
-            prefix = _cstr(header[345:500])
-            if prefix:
-                name = prefix + b"/" + name
-        if long_name is not None:
-            name = long_name
-        link = long_link if long_link is not None else _cstr(header[157:257])
-        if "path" in pax:
-            name = pax["path"]
-        if "linkpath" in pax:
-            link = pax["linkpath"]
-        if "size" in pax:
-            size = int(pax["size"])
-        uid = int(pax["uid"]) if "uid" in pax else _num(header[108:116], "uid")
-        gid = int(pax["gid"]) if "gid" in pax else _num(header[116:124], "gid")
+def _check_sum(header: bytes, field: bytes) -> None:
+    stored = _oct(field, "checksum")
+    unsigned = sum(header) - sum(header[148:156]) + 256
+    if stored != unsigned:
+        high = sum(b for b in header[:148] + header[156:] if b > 127)
+        if stored != unsigned - 2 * high:  # some old writers summed signed chars
+            raise TarError("not a tar archive (header checksum mismatch)")
+
+
+def _entry(
+    header: bytes,
+    fields: tuple,
+    flag: str,
+    size: int,
+    pax: dict[str, bytes],
+    long_name: bytes | None,
+    long_link: bytes | None,
+) -> TarEntry:
+    etype = _REGULAR_FLAGS.get(flag, flag)
+    if etype != REG and etype not in _KNOWN:
+        kinds = {"S": "GNU sparse file", "M": "multi-volume", "V": "volume label"}
+        raise TarError(f"unsupported tar entry type {kinds.get(flag, repr(flag))}")
+    name = fields[0].split(b"\0", 1)[0]
+    if fields[9] == b"ustar\0":
+        prefix = fields[15].split(b"\0", 1)[0]
+        if prefix:
+            name = prefix + b"/" + name
+    if long_name is not None:
+        name = long_name
+    link = long_link if long_link is not None else fields[8].split(b"\0", 1)[0]
+    uid = _oct(fields[2], "uid")
+    gid = _oct(fields[3], "gid")
+    mtime_ns = _oct(fields[5], "mtime") * 1_000_000_000
+    xattrs = None
+    if pax:
+        if any(k.startswith("GNU.sparse") for k in pax):
+            raise TarError("unsupported tar entry type PAX sparse file")
+        name = pax.get("path", name)
+        link = pax.get("linkpath", link)
+        size = int(pax["size"]) if "size" in pax else size
+        uid = int(pax["uid"]) if "uid" in pax else uid
+        gid = int(pax["gid"]) if "gid" in pax else gid
         if "mtime" in pax:
             mtime_ns = _pax_time_ns(pax["mtime"])
-        else:
-            mtime_ns = _num(header[136:148], "mtime") * 1_000_000_000
-        if b"\0" in name or b"\0" in link:
-            raise TarError(f"tar entry name contains a NUL byte: {name!r}")
-        return TarEntry(
-            name=os.fsdecode(name),
-            type=etype,
-            mode=_num(header[100:108], "mode") & 0o7777,
-            uid=uid,
-            gid=gid,
-            size=size if etype == REG else 0,
-            mtime_ns=mtime_ns,
-            linkname=os.fsdecode(link),
-            devmajor=_num(header[329:337], "devmajor") if etype in (CHAR, BLOCKDEV) else 0,
-            devminor=_num(header[337:345], "devminor") if etype in (CHAR, BLOCKDEV) else 0,
-            xattrs=_pax_xattrs(pax) if pax else None,
-        )
+        xattrs = _pax_xattrs(pax)
+    if b"\0" in name or b"\0" in link:
+        raise TarError(f"tar entry name contains a NUL byte: {name!r}")
+    device = etype in (CHAR, BLOCKDEV)
+    return TarEntry(
+        name=name.decode(_FS_ENCODING, "surrogateescape"),
+        type=etype,
+        mode=_oct(fields[1], "mode") & 0o7777,
+        uid=uid,
+        gid=gid,
+        size=size if etype == REG else 0,
+        mtime_ns=mtime_ns,
+        linkname=link.decode(_FS_ENCODING, "surrogateescape") if link else "",
+        devmajor=_oct(fields[13], "devmajor") if device else 0,
+        devminor=_oct(fields[14], "devminor") if device else 0,
+        xattrs=xattrs,
+    )
