@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "rmi": "minikube_py.cli.images:rmi",
     "unpack": "minikube_py.cli.unpack:unpack",
     "run": "minikube_py.cli.run:run",
+    "exec": "minikube_py.cli.exec:exec_",
 }
 
 
