@@ -34,6 +34,7 @@ from oci.layer import (
     apply_layer,
     materialise_links,
 )
+from oci.pull import pull
 from oci.snapshots import SnapshotStore, chain_ids
 from oci.store import ContentStore, StoredImage
 
@@ -250,8 +251,6 @@ class ImageService:
     ) -> PreparedImage:
         """Pull `ref` (a tag is always asked of the registry) and apply its layers,
         each as soon as its blob is stored."""
-        from oci.pull import pull
-
         with self.snapshots.writing():
             unpacker = _Unpacker(self, self._hints())
             try:
