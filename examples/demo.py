@@ -58,8 +58,10 @@ def main() -> int:
             for d in sorted(os.listdir(logs)):
                 if d.startswith("default_httpd-wget_"):
                     latest = d
-            with open(os.path.join(logs, latest, "wget", "0.log")) as f:
-                print(f"== what the wget container fetched over localhost:\n{f.read()}")
+            from minikube_py.logs.reader import read_log
+
+            fetched = b"".join(read_log(os.path.join(logs, latest, "wget", "0.log")))
+            print(f"== what the wget container fetched over localhost:\n{fetched.decode()}")
             return rc
         finally:
             registry.stop()

@@ -4,6 +4,7 @@ Failed), with counts and first/last times, for `describe`."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,9 +46,10 @@ class Event:
 class EventRecorder:
     """Events of one pod; a repeat of the same event bumps its count and last time."""
 
-    def __init__(self) -> None:
+    def __init__(self, sink: Callable[[Event], None] | None = None) -> None:
         self._events: list[Event] = []
         self._lock = threading.Lock()
+        self._sink = sink  # e.g. the API's event store
 
     def record(self, type_: str, reason: str, message: str, container: str = "") -> None:
         field_path = f"spec.containers{{{container}}}" if container else ""
@@ -62,8 +64,13 @@ class EventRecorder:
                 ):
                     e.count += 1
                     e.last_timestamp = at
-                    return
-            self._events.append(Event(type_, reason, message, field_path, 1, at, at))
+                    event = e
+                    break
+            else:
+                event = Event(type_, reason, message, field_path, 1, at, at)
+                self._events.append(event)
+        if self._sink is not None:
+            self._sink(event)
 
     def list(self) -> list[Event]:
         with self._lock:

@@ -62,6 +62,7 @@ class ContainerInfo:
 
 
 ExitCallback = Callable[[ExitEvent], None]
+LOG_DRAIN_SECONDS = 5.0
 
 
 class RuntimeService(Protocol):
@@ -82,6 +83,7 @@ class LocalRuntimeService:
         self._containers: dict[str, Container] = {}
         self._exits: dict[str, ExitEvent] = {}
         self._reaped: dict[str, threading.Event] = {}
+        self._writers: dict = {}  # cid -> LogWriter
         self._callbacks: list[ExitCallback] = []
         self._lock = threading.Lock()
 
@@ -93,12 +95,28 @@ class LocalRuntimeService:
             self._callbacks.append(callback)
 
     def create(self, cid: str, spec: Spec, log_path: str | None) -> int:
-        from minikube_py.kubelet.logwriter import open_log
+        """Set the container up (it waits for start); stdout/stderr to a CRI log writer."""
+        writer = None
+        if log_path is not None:
+            from minikube_py.logs.writer import start_log_writer
 
-        with open_log(log_path) as (stdout, stderr):
-            ctr = Container.create(cid, spec, self.state_dir(cid), stdout=stdout, stderr=stderr)
+            owner = (spec.process.uid, spec.process.gid)
+            writer = start_log_writer(log_path, owner=owner)
+        try:
+            ctr = Container.create(
+                cid,
+                spec,
+                self.state_dir(cid),
+                stdout=writer.stdout_fd if writer else None,
+                stderr=writer.stderr_fd if writer else None,
+            )
+        finally:
+            if writer is not None:
+                writer.close_pipes()  # the container holds its own copies (or failed)
         with self._lock:
             self._containers[cid] = ctr
+            if writer is not None:
+                self._writers[cid] = writer
         return ctr.pid
 
     def start(self, cid: str) -> None:
@@ -114,6 +132,12 @@ class LocalRuntimeService:
     def _wait(self, ctr: Container, reaped: threading.Event) -> None:
         status = ctr.wait()
         event = ExitEvent(ctr.id, status.code, status.signal, status.oom_killed, time.time())
+        with self._lock:
+            writer = self._writers.pop(ctr.id, None)
+        if writer is not None:
+            # the writer ends when the last holder of the pipes is gone: then the log is
+            # complete when the exit is reported (and the writer is reaped)
+            writer.wait(LOG_DRAIN_SECONDS)
         with self._lock:
             self._exits[ctr.id] = event
             callbacks = list(self._callbacks)
@@ -137,6 +161,10 @@ class LocalRuntimeService:
                 ctr.kill(9, all_processes=True)
             reaped.wait(30)
         ctr.delete()
+        with self._lock:
+            writer = self._writers.pop(cid, None)  # created, never started
+        if writer is not None:
+            writer.wait(LOG_DRAIN_SECONDS)
         with self._lock:
             self._containers.pop(cid, None)
             self._reaped.pop(cid, None)

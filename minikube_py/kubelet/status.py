@@ -46,6 +46,23 @@ class ContainerState:
             }
         return {self.kind: {k: v for k, v in body.items() if v not in (None, "")}}
 
+    @classmethod
+    def from_dict(cls, d: dict[str, Any] | None) -> ContainerState | None:
+        """The inverse of to_dict (None for an empty state)."""
+        if not d:
+            return None
+        kind, body = next(iter(d.items()))
+        return cls(
+            kind,
+            body.get("reason", ""),
+            body.get("message", ""),
+            body.get("startedAt"),
+            body.get("finishedAt"),
+            body.get("exitCode"),
+            body.get("signal"),
+            body.get("containerID", ""),
+        )
+
     def summary(self) -> str:
         """One phrase for a person: `Waiting (ContainerCreating)`, `Terminated (Error, exit 1)`."""
         if self.kind == WAITING:
@@ -71,6 +88,15 @@ class ContainerStatus:
     ready: bool = False
     # decided by the worker: this container will not run again (restartPolicy)
     done: bool = False
+
+    def restore(self, d: dict[str, Any]) -> None:
+        """Take back what a previous agent reported (its persisted containerStatuses[i])."""
+        self.state = ContainerState.from_dict(d.get("state")) or self.state
+        self.last_state = ContainerState.from_dict(d.get("lastState"))
+        self.restart_count = int(d.get("restartCount") or 0)
+        self.image_id = d.get("imageID", "")
+        self.container_id = d.get("containerID", "")
+        self.ready = bool(d.get("ready"))
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {

@@ -26,7 +26,13 @@ from minikube_py.kubelet.containers import container_spec
 from minikube_py.kubelet.events import NORMAL, WARNING, EventRecorder
 from minikube_py.kubelet.images import ImageManager, ImagePullError
 from minikube_py.kubelet.runtime_service import ExitEvent, ExitRouter, RuntimeService
-from minikube_py.kubelet.sandbox import Sandbox, create_sandbox, pause_id, teardown_sandbox
+from minikube_py.kubelet.sandbox import (
+    Sandbox,
+    create_sandbox,
+    pause_id,
+    pod_hostname,
+    teardown_sandbox,
+)
 from oci.reference import Reference
 from runtime.errors import RuntimeErr, StartError
 
@@ -57,6 +63,9 @@ class PodWorker:
         runtime: RuntimeService,
         router: ExitRouter,
         on_change: Callable[[PodWorker], None] = lambda w: None,
+        *,
+        adopt: dict | None = None,
+        event_sink: Callable | None = None,
     ):
         self.pod = pod
         self.node = node
@@ -68,7 +77,8 @@ class PodWorker:
             host_ip=node.host_ip(),
             qos_class=st.qos_class(pod.spec.init_containers + pod.spec.containers),
         )
-        self.events = EventRecorder()
+        self.events = EventRecorder(event_sink)
+        self._adopt = adopt  # the status a previous agent persisted: take the pod over
         self.sandbox: Sandbox | None = None
         self._events: queue.Queue = queue.Queue()
         self._stopping = threading.Event()
@@ -110,14 +120,21 @@ class PodWorker:
     def _run(self) -> None:
         try:
             self._changed()
-            if not self._make_sandbox():
+            adopted = self._adopt is not None and self._take_over(self._adopt)
+            if not adopted and not self._make_sandbox():
                 return
             for inst in self._inits:
+                if _succeeded(inst.status):
+                    continue
+                if adopted and inst.status.done:
+                    return  # a failed init container under Never: the pod is finished
                 if not self._run_init(inst):
                     return
             for inst in self._apps:
-                inst.status.state = st.ContainerState(st.WAITING, "ContainerCreating")
-                inst.next_start = time.monotonic()
+                if inst.cid is None and not inst.status.done and inst.next_start is None:
+                    if not adopted:
+                        inst.status.state = st.ContainerState(st.WAITING, "ContainerCreating")
+                    inst.next_start = time.monotonic()
             self._changed()
             self._app_loop()
         except Exception as e:  # a bug must not leave containers behind
@@ -144,9 +161,85 @@ class PodWorker:
         self.status.start_time = st.now()
         return True
 
+    def _take_over(self, status: dict) -> bool:
+        """Adopt the pod a previous agent ran: True if its sandbox lives on (or it is
+        finished), False to start it afresh (its restart counts kept)."""
+        by_name = {c["name"]: c for c in status.get("initContainerStatuses", [])}
+        by_name.update({c["name"]: c for c in status.get("containerStatuses", [])})
+        for inst in self._inits + self._apps:
+            if inst.spec.name in by_name:
+                inst.status.restore(by_name[inst.spec.name])
+        if status.get("phase") in (st.SUCCEEDED, st.FAILED):
+            for inst in self._inits + self._apps:
+                inst.status.done = inst.status.state.kind != st.RUNNING
+            self.status.pod_ip = status.get("podIP", "")
+            self.status.start_time = status.get("startTime")
+            return True
+        infos = self.runtime.list()
+        pause = infos.get(pause_id(self.pod.metadata.uid))
+        if pause is None or pause.exit is not None or not status.get("podIP"):
+            # The sandbox is gone: clean up what is left, then start over, as kubelet does.
+            for inst in self._inits + self._apps:
+                cid = inst.status.container_id.removeprefix(CONTAINER_ID_PREFIX)
+                if cid in infos:
+                    with contextlib.suppress(RuntimeErr, OSError):
+                        self.runtime.delete(cid)
+                if inst.status.state.kind == st.RUNNING:
+                    inst.status.state = st.ContainerState(st.WAITING, "ContainerCreating")
+            teardown_sandbox(self.pod, self.node, self.runtime)
+            return False
+        self.router.route(pause.id, lambda event: None)
+        self.sandbox = Sandbox(
+            self.pod.metadata.uid,
+            self.node.pod_dir(self.pod.metadata.uid),
+            pause.id,
+            pause.pid,
+            status["podIP"],
+            pod_hostname(self.pod),
+        )
+        self.status.pod_ip = status["podIP"]
+        self.status.start_time = status.get("startTime")
+        for inst in self._inits + self._apps:
+            cs = inst.status
+            if cs.state.kind == st.TERMINATED:
+                succeeded_init = inst.init and _succeeded(cs)
+                cs.done = not succeeded_init and not self._restarts(inst, cs.state.exit_code != 0)
+                continue
+            if cs.state.kind != st.RUNNING:
+                continue  # waiting: started again by the loop
+            cid = cs.container_id.removeprefix(CONTAINER_ID_PREFIX)
+            info = infos.get(cid)
+            if info is None:  # lost while we were away
+                lost = st.ContainerState(
+                    st.TERMINATED,
+                    "ContainerStatusUnknown",
+                    "The container could not be located when the pod was adopted",
+                    cs.state.started_at,
+                    st.now(),
+                    137,
+                    None,
+                    cs.container_id,
+                )
+                self._terminated(inst, lost, ran_for=0.0)
+                continue
+            inst.cid = cid
+            inst.started = time.monotonic() - max(0.0, time.time() - (info.started or 0))
+            self._route(inst, cid)
+            if info.exit is not None:  # exited while no agent was listening
+                self._events.put((inst, info.exit))
+        return True
+
+    def _restarts(self, inst: _Instance, failed: bool) -> bool:
+        """restartPolicy: will this container run again after exiting (failed or not)?"""
+        policy = self.pod.spec.restart_policy
+        return (policy == "Always" and not inst.init) or (
+            policy in ("Always", "OnFailure") and failed
+        )
+
     def _run_init(self, inst: _Instance) -> bool:
         """Run one init container to success; False if the pod is finished or stopping."""
-        inst.next_start = time.monotonic()
+        if inst.cid is None:
+            inst.next_start = time.monotonic()
         while not self._stopping.is_set():
             self._start_due([inst])
             if inst.status.done:
@@ -319,11 +412,8 @@ class PodWorker:
     def _terminated(self, inst: _Instance, state: st.ContainerState, ran_for: float) -> None:
         cs = inst.status
         cs.ready = False
-        policy = self.pod.spec.restart_policy
         failed = state.exit_code != 0
-        restart = not self._stopping.is_set() and (
-            (policy == "Always" and not inst.init) or (policy in ("Always", "OnFailure") and failed)
-        )
+        restart = not self._stopping.is_set() and self._restarts(inst, failed)
         if not restart:
             cs.state = state
             cs.done = failed or not inst.init
@@ -413,6 +503,10 @@ class PodWorker:
             obj = self.pod.to_dict()
             obj["status"] = self.status.to_dict()
         return obj
+
+
+def _succeeded(cs: st.ContainerStatus) -> bool:
+    return cs.state.kind == st.TERMINATED and cs.state.exit_code == 0
 
 
 def _signal_number(name: str) -> int:
