@@ -25,6 +25,11 @@ COMMANDS: dict[str, str] = {
     "rmi": "minikube_py.cli.images:rmi",
     "unpack": "minikube_py.cli.unpack:unpack",
     "run": "minikube_py.cli.run:run",
+    "apply": "minikube_py.cli.kubectl:apply",
+    "get": "minikube_py.cli.kubectl:get",
+    "describe": "minikube_py.cli.kubectl:describe",
+    "logs": "minikube_py.cli.kubectl:logs",
+    "delete": "minikube_py.cli.kubectl:delete",
     "exec": "minikube_py.cli.exec:exec_",
 }
 
