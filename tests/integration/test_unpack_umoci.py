@@ -146,3 +146,25 @@ def test_unpack_multilayer_applies_whiteouts_and_keeps_special_files(images, tmp
     assert (owned.st_uid, owned.st_gid) == (1000, 1000)
     assert stat.S_IMODE(os.lstat(dest / "data/sticky").st_mode) == 0o1777
     assert os.path.isfile(dest / "bin/busybox")
+
+
+def test_unpack_of_a_missing_image_is_one_error_line_and_leaves_no_dir(registry, tmp_path):
+    dest = tmp_path / "rootfs"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "minikube_py",
+            "--root",
+            str(tmp_path / "state"),
+            "unpack",
+            f"{registry.host}/no/such-image:1.0",
+            str(dest),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 1
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:") and "no/such-image" in lines[0]
+    assert not dest.exists()
