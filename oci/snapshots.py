@@ -122,10 +122,43 @@ class SnapshotStore:
             os.rename(final, os.path.join(doomed, "s"))
         shutil.rmtree(doomed, ignore_errors=True)
 
+    def mounted(self) -> set[str]:
+        """Chain IDs of snapshots that some overlay mount, in any mount namespace, uses as
+        a lower dir: a running container's image may be untagged, its snapshots stay."""
+        used: set[str] = set()
+        prefix = self.root + "/"
+        seen: set[str] = set()
+        for pid in os.listdir("/proc"):
+            if not pid.isdigit():
+                continue
+            try:
+                ns = os.readlink(f"/proc/{pid}/ns/mnt")
+                if ns in seen:
+                    continue
+                seen.add(ns)
+                with open(f"/proc/{pid}/mountinfo") as f:
+                    lines = f.read().splitlines()
+            except OSError:
+                continue  # gone, or not ours to read
+            for line in lines:
+                _, _, rest = line.partition(" - ")
+                fields = rest.split(" ")
+                if len(fields) < 3 or fields[0] != "overlay":
+                    continue
+                for option in fields[2].split(","):
+                    if not option.startswith("lowerdir="):
+                        continue
+                    for lower in option[len("lowerdir=") :].split(":"):
+                        lower = lower.replace("\\040", " ")
+                        if lower.startswith(prefix):
+                            name = lower[len(prefix) :].split("/", 1)[0]
+                            used.add("sha256:" + name)
+        return used
+
     def gc(self, keep_chain_ids: Iterable[str]) -> list[str]:
-        """Remove every snapshot not in `keep_chain_ids`, and leftovers of crashed writers.
-        Returns the chain IDs removed."""
-        keep = set(keep_chain_ids)
+        """Remove every snapshot not in `keep_chain_ids` nor mounted, and leftovers of
+        crashed writers.  Returns the chain IDs removed."""
+        keep = set(keep_chain_ids) | self.mounted()
         removed: list[str] = []
         with self._lock(fcntl.LOCK_EX):
             for chain_id in self.list():

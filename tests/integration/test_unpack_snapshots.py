@@ -232,3 +232,18 @@ def test_rmi_removes_snapshots_no_remaining_image_uses(tmp_path, images):
     assert config.chain_ids[1] not in left
     rmi(images.busybox.ref)
     assert [n for n in os.listdir(snapshots) if not n.startswith(".")] == []
+
+
+def test_gc_keeps_snapshots_a_mounted_overlay_uses(service, images, tmp_path):
+    image = service.pull_and_unpack(images.multilayer.ref)
+    target = tmp_path / "merged"
+    target.mkdir()
+    mount_overlay(image.lowerdirs, str(target))
+    try:
+        service.store.remove(images.multilayer.ref)
+        assert service.gc_snapshots() == []
+        assert all(os.path.isdir(d) for d in image.lowerdirs)
+    finally:
+        umount(str(target))
+    assert sorted(service.gc_snapshots()) == sorted(image.chain_ids)
+    assert service.snapshots.list() == []
