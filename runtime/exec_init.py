@@ -140,8 +140,10 @@ def _open_tty(console: int, uid: int, size: list[int] | None) -> None:
     """A pty of the container's devpts: slave as controlling tty and stdio, master sent back."""
     with step("open pty", "/dev/ptmx"):
         master = os.open("/dev/ptmx", os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC)
-        if not stat.S_ISCHR(os.fstat(master).st_mode):
-            raise StepFailed("open pty", "/dev/ptmx", errno.ENOTTY, "not a character device")
+        # the container owns its /dev: only the pty multiplexer (5:2) will do
+        st = os.fstat(master)
+        if not stat.S_ISCHR(st.st_mode) or (os.major(st.st_rdev), os.minor(st.st_rdev)) != (5, 2):
+            raise StepFailed("open pty", "/dev/ptmx", errno.ENOTTY, "not the pty multiplexer")
         fcntl.ioctl(master, TIOCSPTLCK, struct.pack("i", 0))  # unlockpt
         slave = fcntl.ioctl(master, TIOCGPTPEER, os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC)
         os.fchown(slave, uid, -1)  # the user's own terminal, as login does

@@ -50,6 +50,9 @@ def exec_(
             "exec needs root: it enters the container's namespaces and cgroups "
             "(run as root: sudo minikube-py exec ...)"
         )
+    from runtime import forker
+
+    forker.default_forker()  # boots (~70 ms) while we ask the agent for the pod
     g = ctx.obj
     with Client(os.path.join(g.run_dir, "api.sock")) as client:
         obj = client.get("pods", namespace, pod)
@@ -129,15 +132,13 @@ def run_in_container(
             p = exec_process(state_dir, command, stdin=0 if stdin else None, stdout=1, stderr=2)
     except (ContainerNotFound, ContainerStateError):
         raise _not_found(name) from None
-    try:
+    with p:  # an error on our side kills the process: nothing is left running
         if tty:
             return terminal.attach(p)
         with terminal.forward_signals(p):
             code = p.wait()
         assert code is not None
         return code
-    finally:
-        p.close()
 
 
 def _check_phase(pod: dict[str, Any]) -> None:

@@ -83,7 +83,7 @@ def attach(p: Process, in_fd: int = 0, out_fd: int = 1) -> int:
             copy_window_size(in_fd, master)  # it may have changed since the exec
         with (
             raw_mode(in_fd) if is_tty else contextlib.nullcontext(),
-            forward_signals(p, (signal.SIGTERM, signal.SIGHUP)),
+            forward_signals(p),  # (raw: Ctrl-C is a byte, no SIGINT comes from the tty)
         ):
             pump(master, in_fd, out_fd, p.fileno())
     finally:

@@ -253,3 +253,25 @@ def test_tty_process_is_a_session_leader_with_the_pty_as_controlling_terminal(bo
     fields = out[out.rindex(")") + 2 :].split()
     pid, sid, tty_nr = int(out.split()[0]), int(fields[3]), int(fields[4])
     assert sid == pid and tty_nr != 0
+
+
+def test_tty_refuses_a_dev_ptmx_that_is_not_the_pty_multiplexer(box):
+    sh(box, "rm /dev/ptmx && ln -s /dev/null /dev/ptmx")  # the container owns its /dev
+    with pytest.raises(ExecError) as e:
+        exec_process(box, ["true"], tty=True)
+    assert str(e.value) == (
+        f'container {box.id}: exec: open pty "/dev/ptmx": '
+        "inappropriate ioctl for device (not the pty multiplexer)"
+    )
+    assert box.cgroup.pids() == [box.pid]
+
+
+def test_concurrent_execs_from_many_threads_each_get_their_own_exit_code(box):
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(n: int) -> int:
+        return run(box, "/bin/sh", "-c", f"sleep 0.0{n}; exit {n}")[0]
+
+    with ThreadPoolExecutor(8) as pool:
+        assert list(pool.map(one, range(1, 17))) == list(range(1, 17))
+    assert box.cgroup.pids() == [box.pid]

@@ -325,3 +325,33 @@ def test_tty_exit_code_and_output(node):
         code = term.close()
     assert code == 3
     assert term.restored
+
+
+def test_sigterm_to_the_cli_reaches_the_process(node):
+    run_dir, c = node
+    proc = subprocess.Popen(
+        [
+            *CLI,
+            "--run-dir",
+            run_dir,
+            "exec",
+            "-q",
+            "web",
+            "--",
+            "sh",
+            "-c",
+            "echo UP; exec sleep 100",
+        ],
+        stdout=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+    )
+    try:
+        assert proc.stdout.readline() == b"UP\n"
+        proc.send_signal(15)
+        assert proc.wait(timeout=20) == 128 + 15
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()
+    assert c.cgroup.pids() == [c.pid]
