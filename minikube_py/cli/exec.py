@@ -50,25 +50,28 @@ def exec_(
             "exec needs root: it enters the container's namespaces and cgroups "
             "(run as root: sudo minikube-py exec ...)"
         )
+    kind, _, name = pod.rpartition("/")
+    if kind not in ("", "pod", "pods", "po"):
+        raise MinikubeError(f"exec: {pod}: only pods can be exec'd into (pod/NAME or NAME)")
     from runtime import forker
 
     forker.default_forker()  # boots (~70 ms) while we ask the agent for the pod
     g = ctx.obj
     with Client(os.path.join(g.run_dir, "api.sock")) as client:
-        obj = client.get("pods", namespace, pod)
+        obj = client.get("pods", namespace, name)
     warn: Callable[[str], None] = (lambda _m: None) if quiet else _warn
-    name = pick_container(obj, container, warn)
-    cid = running_container_id(obj, name)
+    container = pick_container(obj, container, warn)
+    cid = running_container_id(obj, container)
     if tty and stdin and not os.isatty(0):
         warn("Unable to use a TTY - input is not a terminal or the right kind of file")
     code = run_in_container(
         os.path.join(g.run_dir, "containers", cid),
-        name,
+        container,
         list(command),
         stdin=stdin,
         tty=tty and stdin and os.isatty(0),
     )
-    if code and not quiet:
+    if code:  # kubectl says so even with -q
         _warn(f"command terminated with exit code {code}")
     sys.exit(code)  # (ctx.exit's code is lost under main's standalone_mode=False)
 
@@ -81,24 +84,23 @@ def pick_container(pod: dict[str, Any], name: str | None, warn: Callable[[str], 
     """The container to exec into: -c, else the default-container annotation, else the first."""
     spec = pod.get("spec") or {}
     containers = [c["name"] for c in spec.get("containers") or []]
+    ephemeral = [c["name"] for c in spec.get("ephemeralContainers") or []]
     inits = [c["name"] for c in spec.get("initContainers") or []]
     pod_name = (pod.get("metadata") or {}).get("name", "")
     _check_phase(pod)
     if name:
-        if name not in containers and name not in inits:
+        if name not in (*containers, *ephemeral, *inits):
             raise _error(f"container {name} is not valid for pod {pod_name}")
         return name
     annotations = (pod.get("metadata") or {}).get("annotations") or {}
     wanted = annotations.get(DEFAULT_CONTAINER_ANNOTATION)
-    if wanted:
-        if wanted in containers:
-            return wanted
-        warn(f"Default container name {wanted!r} not found in pod {pod_name}")
+    if wanted in (*containers, *ephemeral, *inits):
+        return wanted  # (one that names no container is ignored, silently, as kubectl does)
     if not containers:
         raise _error(f"pod {pod_name} does not have any containers")
-    if len(containers) + len(inits) > 1:
-        everyone = ", ".join([*containers, *(f"{n} (init)" for n in inits)])
-        warn(f'Defaulted container "{containers[0]}" out of: {everyone}')
+    if len(containers) > 1 or inits or ephemeral:
+        names = [*containers, *(f"{n} (ephem)" for n in ephemeral), *(f"{n} (init)" for n in inits)]
+        warn(f'Defaulted container "{containers[0]}" out of: {", ".join(names)}')
     return containers[0]
 
 

@@ -164,10 +164,10 @@ def test_default_container_annotation_is_honoured_silently(node):
     assert (r.returncode, r.stdout, r.stderr) == (0, b"box\n", b"")
 
 
-def test_quiet_drops_the_defaulted_message(node):
+def test_quiet_drops_the_defaulted_message_and_pod_slash_name_works(node):
     run_dir, _ = node
-    r = cli(run_dir, "-q", "web", "--", "true")
-    assert (r.returncode, r.stderr) == (0, b"")
+    r = cli(run_dir, "-q", "pod/web", "--", "hostname")
+    assert (r.returncode, r.stdout, r.stderr) == (0, b"box\n", b"")
 
 
 def test_exit_code_is_the_commands(node):
