@@ -1,5 +1,8 @@
-"""A lean client for the agent's API over its Unix socket (http.client; no requests: the CLI
-pays for every import).
+"""A lean client for the agent's API over its Unix socket.
+
+It speaks the little HTTP/1.1 it needs itself (Content-Length and chunked bodies, keep-alive):
+``http.client`` alone costs ~30 ms of imports (email, ssl) and ``requests`` far more, and every
+CLI command pays them before saying anything.
 
     c = Client("/run/minikube-py/api.sock")
     pods = c.list("pods", "default")["items"]
@@ -12,7 +15,6 @@ raises ``AgentUnreachable`` with the message a user needs.
 from __future__ import annotations
 
 import errno
-import http.client
 import json
 import socket
 from collections.abc import Iterator
@@ -27,28 +29,122 @@ class AgentUnreachable(MinikubeError):
     """The agent's socket is missing, refuses connections or is not ours to use."""
 
 
-class _UnixConnection(http.client.HTTPConnection):
-    def __init__(self, socket_path: str, timeout: float | None) -> None:
-        super().__init__("localhost", timeout=timeout)
-        self.socket_path = socket_path
+class _Response:
+    """An HTTP/1.1 response read from the socket: status, headers, a body by Content-Length
+    or chunked transfer, read whole (``read``), by pieces (``read1``) or by lines."""
 
-    def connect(self) -> None:
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+        status_line = stream.readline(65537)
+        if not status_line:
+            raise ConnectionResetError("the agent closed the connection")
+        parts = status_line.split(None, 2)
+        if len(parts) < 2 or not parts[0].startswith(b"HTTP/"):
+            raise APIError(502, "", f"the agent sent a bad status line: {status_line[:80]!r}")
+        self.status = int(parts[1])
+        self.headers: dict[str, str] = {}
+        while True:
+            line = stream.readline(65537)
+            if line in (b"\r\n", b"\n", b""):
+                break
+            key, _, value = line.decode("latin-1").partition(":")
+            self.headers[key.strip().lower()] = value.strip()
+        self.chunked = "chunked" in self.headers.get("transfer-encoding", "").lower()
+        length = self.headers.get("content-length")
+        self._left = int(length) if length is not None and not self.chunked else None
+        self.will_close = self.headers.get("connection", "").lower() == "close" or (
+            self._left is None and not self.chunked
+        )
+        self._buffer = b""
+        self._done = False
+
+    def _next_piece(self) -> bytes:
+        """The next piece of the body (b"" at its end)."""
+        if self._done:
+            return b""
+        if self.chunked:
+            size_line = self._stream.readline(65537)
+            if not size_line:
+                raise ConnectionResetError("the agent closed the connection mid-stream")
+            size = int(size_line.split(b";")[0].strip() or b"0", 16)
+            if size == 0:
+                while self._stream.readline(65537) not in (b"\r\n", b"\n", b""):
+                    pass  # trailers
+                self._done = True
+                return b""
+            data = self._stream.read(size)
+            self._stream.readline(65537)  # the CRLF after the chunk
+            return data
+        if self._left is None:
+            data = self._stream.read1(65536)
+            self._done = not data
+            return data
+        if self._left == 0:
+            self._done = True
+            return b""
+        data = self._stream.read1(min(self._left, 65536))
+        if not data:
+            raise ConnectionResetError("the agent closed the connection mid-answer")
+        self._left -= len(data)
+        return data
+
+    def read1(self, _n: int = 65536) -> bytes:
+        if self._buffer:
+            data, self._buffer = self._buffer, b""
+            return data
+        return self._next_piece()
+
+    def read(self) -> bytes:
+        pieces = [self._buffer]
+        self._buffer = b""
+        while piece := self._next_piece():
+            pieces.append(piece)
+        return b"".join(pieces)
+
+    def readline(self) -> bytes:
+        while b"\n" not in self._buffer:
+            piece = self._next_piece()
+            if not piece:
+                line, self._buffer = self._buffer, b""
+                return line
+            self._buffer += piece
+        line, _, self._buffer = self._buffer.partition(b"\n")
+        return line + b"\n"
+
+
+class _Connection:
+    """One HTTP/1.1 connection over the agent's Unix socket."""
+
+    def __init__(self, socket_path: str, timeout: float | None) -> None:
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        if self.timeout is not None:
-            sock.settimeout(self.timeout)
+        sock.settimeout(timeout)
         try:
-            sock.connect(self.socket_path)
+            sock.connect(socket_path)
         except BaseException:
             sock.close()
             raise
         self.sock = sock
+        self._stream = sock.makefile("rb")
+
+    def request(self, method: str, target: str, body: bytes | None) -> _Response:
+        head = f"{method} {target} HTTP/1.1\r\nHost: localhost\r\nAccept: application/json\r\n"
+        if body is not None:
+            head += f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+        elif method in ("POST", "PUT"):
+            head += "Content-Length: 0\r\n"
+        self.sock.sendall(head.encode("latin-1") + b"\r\n" + (body or b""))
+        return _Response(self._stream)
+
+    def close(self) -> None:
+        self._stream.close()
+        self.sock.close()
 
 
 class Client:
     def __init__(self, socket_path: str, *, timeout: float | None = 60.0) -> None:
         self.socket_path = socket_path
         self.timeout = timeout
-        self._conn: _UnixConnection | None = None
+        self._conn: _Connection | None = None
 
     # -------------------------------------------------------------------------- objects
 
@@ -172,7 +268,7 @@ class Client:
             try:
                 resp = self._send(conn, method, path, query, data)
                 raw = resp.read()
-            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+            except (BrokenPipeError, ConnectionResetError):
                 conn.close()
                 self._conn = None
                 if attempt:  # a kept-alive connection the server had closed: retry once
@@ -198,10 +294,9 @@ class Client:
 
     # -------------------------------------------------------------------------- internals
 
-    def _connect(self, timeout: float | None) -> _UnixConnection:
-        conn = _UnixConnection(self.socket_path, timeout)
+    def _connect(self, timeout: float | None) -> _Connection:
         try:
-            conn.connect()
+            conn = _Connection(self.socket_path, timeout)
         except (FileNotFoundError, ConnectionRefusedError):
             raise AgentUnreachable(
                 f"cannot reach the agent at {self.socket_path}: is `minikube-py agent` running?"
@@ -222,18 +317,9 @@ class Client:
         return conn
 
     def _send(
-        self,
-        conn: _UnixConnection,
-        method: str,
-        path: str,
-        query: str,
-        data: bytes | None,
-    ) -> http.client.HTTPResponse:
-        headers = {"Accept": "application/json"}
-        if data is not None:
-            headers["Content-Type"] = "application/json"
-        conn.request(method, path + ("?" + query if query else ""), body=data, headers=headers)
-        return conn.getresponse()
+        self, conn: _Connection, method: str, path: str, query: str, data: bytes | None
+    ) -> _Response:
+        return conn.request(method, path + ("?" + query if query else ""), data)
 
     def _open(
         self,
@@ -242,7 +328,7 @@ class Client:
         query: str,
         body: dict[str, Any] | None,
         timeout: float | None,
-    ) -> tuple[_UnixConnection, http.client.HTTPResponse]:
+    ) -> tuple[_Connection, _Response]:
         """A request on its own connection, for a streamed answer (watch, logs)."""
         conn = self._connect(timeout)
         data = json.dumps(body).encode() if body is not None else None

@@ -75,7 +75,13 @@ def _dump(obj: Any, output: str) -> str:
         return json.dumps(obj, indent=4) + "\n"
     import yaml
 
-    return yaml.safe_dump(obj, default_flow_style=False, sort_keys=True)
+    class _Dumper(yaml.SafeDumper):
+        # kubectl (go-yaml) quotes strings that need it with double quotes
+        def choose_scalar_style(self) -> str:
+            style = super().choose_scalar_style()
+            return '"' if style == "'" else style
+
+    return yaml.dump(obj, Dumper=_Dumper, default_flow_style=False, sort_keys=True)
 
 
 def _as_list(items: list[dict[str, Any]]) -> dict[str, Any]:
