@@ -31,6 +31,7 @@ COMMANDS: dict[str, str] = {
     "logs": "minikube_py.cli.kubectl:logs",
     "delete": "minikube_py.cli.kubectl:delete",
     "exec": "minikube_py.cli.exec:exec_",
+    "agent": "minikube_py.cli.agent:agent",
 }
 
 

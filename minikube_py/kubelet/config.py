@@ -23,6 +23,7 @@ class NodeConfig:
     backoff_initial: float = 10.0
     backoff_max: float = 300.0
     backoff_reset: float = 600.0
+    max_pods: int = 110
     _host_ip: str | None = field(default=None, repr=False)
 
     def host_ip(self) -> str:

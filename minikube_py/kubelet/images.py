@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 
 from minikube_py.errors import MinikubeError
@@ -21,6 +22,7 @@ class ImagePullError(MinikubeError):
 class ImageManager:
     def __init__(self, service: ImageService):
         self.service = service
+        self.on_pull: Callable[[float], None] = lambda seconds: None  # metrics
         # One pull per reference at a time: concurrent pods of one image share the work.
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
@@ -55,7 +57,10 @@ class ImageManager:
                     f'Container image "{image}" is not present with pull policy of Never',
                 )
             pulling()
+            started = time.monotonic()
             try:
-                return self.service.pull_and_unpack(ref), True
+                prepared = self.service.pull_and_unpack(ref)
             except OCIError as e:
                 raise ImagePullError("ErrImagePull", str(e)) from e
+            self.on_pull(time.monotonic() - started)
+            return prepared, True
