@@ -18,6 +18,7 @@ import fcntl
 import hashlib
 import os
 import shutil
+import struct
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 
@@ -25,6 +26,10 @@ from oci.errors import OCIError
 
 TMP = ".tmp"
 LOCK = ".lock"
+
+_FS_IOC_GETFLAGS = 0x80086601
+_FS_IOC_SETFLAGS = 0x40086602
+_FS_TOPDIR_FL = 0x00020000
 
 
 class SnapshotError(OCIError):
@@ -54,12 +59,16 @@ class SnapshotStore:
     def __init__(self, snapshots_dir: str):
         self.root = os.path.abspath(snapshots_dir)
         self.tmp_root = os.path.join(self.root, TMP)
+        self._ensured = False
 
     def ensure(self) -> None:
         # 0700: snapshots hold image files as the image wants them (setuid binaries, devices);
         # host users must not reach them.
-        os.makedirs(self.tmp_root, mode=0o700, exist_ok=True)
-        os.chmod(self.root, 0o700)
+        if not self._ensured:
+            os.makedirs(self.tmp_root, mode=0o700, exist_ok=True)
+            os.chmod(self.root, 0o700)
+            _mark_topdir(self.tmp_root)
+            self._ensured = True
 
     def path(self, chain_id: str) -> str:
         return os.path.join(self.root, _hex(chain_id))
@@ -168,3 +177,23 @@ class SnapshotStore:
             for name in os.listdir(self.tmp_root):
                 shutil.rmtree(os.path.join(self.tmp_root, name), ignore_errors=True)
         return removed
+
+
+def _mark_topdir(path: str) -> None:
+    """Flag `path` as the top of unrelated directory trees (chattr +T), where ext4 supports
+    it: each new snapshot directory is then placed by the Orlov allocator in a block group
+    of its own instead of next to its parent.  On ext4 without a journal this matters a
+    lot: allocating an inode next to recently deleted ones (a snapshot just removed, any
+    test's temp dirs) scans past each of them, which made file creation ~30x slower here."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError:
+        return
+    try:
+        flags = struct.unpack("i", fcntl.ioctl(fd, _FS_IOC_GETFLAGS, bytes(4)))[0]
+        if not flags & _FS_TOPDIR_FL:
+            fcntl.ioctl(fd, _FS_IOC_SETFLAGS, struct.pack("i", flags | _FS_TOPDIR_FL))
+    except OSError:
+        pass  # not ext2/3/4, or not allowed: only a placement hint
+    finally:
+        os.close(fd)

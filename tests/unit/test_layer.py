@@ -390,3 +390,19 @@ def test_snapshot_store_commits_once_and_gc_keeps_what_is_asked(tmp_path):
     assert not os.path.exists(leftover)
     assert os.listdir(store.tmp_root) == []
     assert stat.S_IMODE(os.stat(store.root).st_mode) == 0o700
+
+
+def test_snapshot_temp_root_asks_ext4_to_spread_new_snapshots(tmp_path):
+    import fcntl
+    import struct
+
+    store = SnapshotStore(str(tmp_path / "snapshots"))
+    store.ensure()
+    fd = os.open(store.tmp_root, os.O_RDONLY)
+    try:
+        flags = struct.unpack("i", fcntl.ioctl(fd, 0x80086601, bytes(4)))[0]
+    except OSError:
+        pytest.skip("this filesystem has no inode flags (not ext2/3/4)")
+    finally:
+        os.close(fd)
+    assert flags & 0x00020000  # FS_TOPDIR_FL, chattr +T
