@@ -91,7 +91,12 @@ class LayerResult:
 def clean_path(name: str) -> list[str]:
     """The components of an entry name cleaned inside the root: `..` never climbs above
     it (filepath.Clean("/" + name) in Go), empty and `.` components vanish."""
-    parts: list[str] = []
+    if name.startswith("./"):
+        name = name[2:]
+    parts = name.rstrip("/").split("/")
+    if "" not in parts and "." not in parts and ".." not in parts:
+        return parts  # the common case: already clean
+    parts = []
     for comp in name.split("/"):
         if comp in ("", "."):
             continue

@@ -139,12 +139,21 @@ def _num(field: bytes, what: str) -> int:
         raise TarError(f"invalid tar header: {what} field {field!r} is not octal") from None
 
 
+_oct_cache: dict[bytes, int] = {}
+
+
 def _oct(field: bytes, what: str) -> int:
-    """A numeric header field: octal text, fast; anything else (base-256) the long way."""
-    try:
-        return int(field.rstrip(b"\0 ") or b"0", 8)
-    except ValueError:
-        return _num(field, what)
+    """A numeric header field: octal text, fast; anything else (base-256) the long way.
+    Modes, owners and times repeat from entry to entry, hence the cache."""
+    value = _oct_cache.get(field)
+    if value is None:
+        try:
+            value = int(field.rstrip(b"\0 ") or b"0", 8)
+        except ValueError:
+            value = _num(field, what)
+        if len(_oct_cache) < 4096:
+            _oct_cache[field] = value
+    return value
 
 
 def _cstr(field: bytes) -> bytes:
