@@ -100,3 +100,14 @@ def pod_node(tmp_path):
         destroy_node(node)
     assert not leftovers, f"the run left behind: {leftovers}"
     assert not processes, f"the run left processes: {processes}"
+
+
+@pytest.fixture
+def agent(pod_node, tmp_path):
+    """A running `minikube-py agent` on pod_node; drained (every pod stopped) at the end."""
+    from tests.fixtures.node import AgentProcess
+
+    a = AgentProcess(pod_node, str(tmp_path / "manifests"))
+    a.start()
+    yield a
+    a.drain()

@@ -90,13 +90,14 @@ class StaticPods:
                 if d["kind"] == "Pod":
                     meta["name"] = f"{meta['name']}-{self.node_name}"
                     d.setdefault("spec", {})["nodeName"] = self.node_name
+                # what the file says, without what loading made up (uid, timestamps)
+                for key in ("uid", "creationTimestamp", "resourceVersion"):
+                    meta.pop(key, None)
+                d.pop("status", None)
                 digest = hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()
                 meta.setdefault("annotations", {}).update(
                     {SOURCE: "file", HASH: digest[:16], FILE: path}
                 )
-                for key in ("uid", "creationTimestamp", "resourceVersion"):
-                    meta.pop(key, None)
-                d.pop("status", None)
                 out[(d["kind"], meta.get("namespace") or "default", meta["name"])] = d
         return out
 

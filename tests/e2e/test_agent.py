@@ -1,0 +1,270 @@
+"""The node agent end to end: kubectl-style CLI, restart safety, static pods."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import re
+import select
+import signal
+import subprocess
+import textwrap
+import time
+
+import yaml
+
+
+def wait_until(check, timeout: float = 60, interval: float = 0.1, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
+
+
+def pod_json(agent, name: str) -> dict | None:
+    r = agent.ctl("get", "pod", name, "-o", "json")
+    return json.loads(r.stdout) if r.returncode == 0 else None
+
+
+def running(agent, name: str) -> dict | None:
+    pod = pod_json(agent, name)
+    if (
+        pod
+        and pod["status"].get("phase") == "Running"
+        and all("running" in c["state"] for c in pod["status"].get("containerStatuses", []))
+    ):
+        return pod
+    return None
+
+
+def write(tmp_path, name: str, text: str) -> str:
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text))
+    return str(path)
+
+
+def test_full_cycle_through_the_cli(tmp_path, agent, images):
+    manifest = write(
+        tmp_path,
+        "web.yaml",
+        f"""\
+        apiVersion: v1
+        kind: Pod
+        metadata:
+          name: web
+          labels: {{app: web}}
+        spec:
+          terminationGracePeriodSeconds: 2
+          containers:
+          - name: ticker
+            image: {images.busybox.ref}
+            command: ["sh", "-c", "trap 'exit 0' TERM; i=0; while :; do i=$((i+1)); echo tick $i; sleep 0.2; done"]
+          - name: stubborn
+            image: {images.busybox.ref}
+            command: ["sh", "-c", "trap '' TERM; while :; do sleep 0.1; done"]
+        """,
+    )
+    r = agent.ctl("apply", "-f", manifest)
+    assert (r.returncode, r.stdout.strip()) == (0, "pod/web created"), r.stderr
+    assert agent.ctl("apply", "-f", manifest).stdout.strip() == "pod/web unchanged"
+    pod = wait_until(lambda: running(agent, "web"), what="web Running")
+
+    table = agent.ctl("get", "pods").stdout.splitlines()
+    assert table[0].split() == ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]
+    assert table[1].split()[:4] == ["web", "2/2", "Running", "0"]
+    wide = agent.ctl("get", "pods", "-o", "wide").stdout
+    assert pod["status"]["podIP"] in wide
+    assert agent.ctl("get", "pods", "-o", "name").stdout.strip() == "pod/web"
+    assert (
+        yaml.safe_load(agent.ctl("get", "pod", "web", "-o", "yaml").stdout)["metadata"]["uid"]
+        == pod["metadata"]["uid"]
+    )
+    assert agent.ctl("get", "pods", "-l", "app=web", "-o", "name").stdout.strip() == "pod/web"
+    assert agent.ctl("get", "pods", "-l", "app=other").stdout.strip() == ""
+
+    described = agent.ctl("describe", "pod", "web").stdout
+    for text in (
+        "Name:",
+        "web",
+        "Status:",
+        "Running",
+        pod["status"]["podIP"],
+        "Events:",
+        "Pulled",
+        "Created",
+        "Started",
+        "Conditions:",
+        "Ready",
+    ):
+        assert text in described, text
+
+    # logs -f follows a live container
+    follower = subprocess.Popen(
+        agent.node.cli("logs", "web", "-c", "ticker", "-f"), stdout=subprocess.PIPE, text=True
+    )
+    try:
+        seen = [follower.stdout.readline() for _ in range(3)]
+        later = follower.stdout.readline()
+        assert all(line.startswith("tick ") for line in [*seen, later])
+        assert int(later.split()[1]) > int(seen[0].split()[1])
+    finally:
+        follower.terminate()
+        follower.wait()
+    tail = agent.ctl("logs", "web", "-c", "ticker", "--tail", "2").stdout.splitlines()
+    assert len(tail) == 2 and all(line.startswith("tick ") for line in tail)
+
+    # exec without -t: output and exit code pass through
+    r = agent.ctl("exec", "web", "-c", "ticker", "--", "sh", "-c", "echo $((6*7)); exit 3")
+    assert (r.returncode, r.stdout.strip()) == (3, "42"), r.stderr
+    r = agent.ctl("exec", "web", "-c", "ticker", "--", "hostname")
+    assert r.stdout.strip() == "web"
+
+    # exec with -t: a real pty inside
+    out = exec_with_tty(agent, ["exec", "-t", "web", "-c", "ticker", "--", "tty"])
+    assert re.search(r"/dev/pts/\d+", out), out
+
+    # delete with grace: the stubborn container is killed when the 2 s grace ends
+    started = time.monotonic()
+    r = agent.ctl("delete", "pod", "web")
+    took = time.monotonic() - started
+    assert r.returncode == 0 and 'pod "web" deleted' in r.stdout, r.stderr
+    assert 2.0 <= took < 15, took
+    r = agent.ctl("get", "pod", "web")
+    assert r.returncode == 1 and "NotFound" in r.stderr
+
+
+def exec_with_tty(agent, args: list[str], timeout: float = 30) -> str:
+    """Run the CLI with its stdio on a pty, as a person at a terminal would."""
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execvp(agent.node.cli(*args)[0], agent.node.cli(*args))
+    out = b""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([fd], [], [], 0.2)
+        if ready:
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            out += chunk
+        elif os.waitpid(pid, os.WNOHANG)[0]:
+            break
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:
+        pass
+    os.close(fd)
+    return out.decode(errors="replace")
+
+
+def test_kill_9_of_the_agent_leaves_pods_running_and_a_new_agent_adopts_them(
+    tmp_path, agent, images, pod_node
+):
+    items = "\n".join(
+        f"""\
+- apiVersion: v1
+  kind: Pod
+  metadata: {{name: p{i}}}
+  spec:
+    terminationGracePeriodSeconds: 2
+    containers:
+    - name: count
+      image: {images.busybox.ref}
+      command: ["sh", "-c", "trap 'exit 0' TERM; i=0; while :; do i=$((i+1)); echo $i; sleep 0.1; done"]"""
+        for i in range(10)
+    )
+    manifest = tmp_path / "ten.yaml"
+    manifest.write_text(f"apiVersion: v1\nkind: List\nitems:\n{items}\n")
+    assert agent.ctl("apply", "-f", str(manifest)).returncode == 0
+    before = {}
+    for i in range(10):
+        pod = wait_until(lambda i=i: running(agent, f"p{i}"), what=f"p{i} Running")
+        before[f"p{i}"] = (
+            pod["metadata"]["uid"],
+            pod["status"]["podIP"],
+            pod["status"]["containerStatuses"][0]["restartCount"],
+            pod["status"]["containerStatuses"][0]["containerID"],
+        )
+
+    agent.kill9()
+    # while no agent runs: containers go on, and one of them is killed
+    victim_cid = before["p3"][3].split("//")[1]
+    with open(os.path.join(pod_node.run_dir, "containers", victim_cid, "state.json")) as f:
+        os.kill(json.load(f)["pid"], signal.SIGKILL)
+    lines_then = len(pod_node.logs("p0", "count").splitlines())
+    time.sleep(1)
+    assert len(pod_node.logs("p0", "count").splitlines()) > lines_then + 3  # still logging
+
+    agent.start()
+    for i in range(10):
+        name = f"p{i}"
+        if name == "p3":
+            pod = wait_until(
+                lambda: (
+                    (p := running(agent, "p3"))
+                    and p["status"]["containerStatuses"][0]["restartCount"] == 1
+                    and p
+                ),
+                timeout=60,
+                what="p3 restarted",
+            )
+        else:
+            pod = wait_until(lambda name=name: running(agent, name), what=f"{name} Running")
+            assert pod["status"]["containerStatuses"][0]["restartCount"] == 0
+            assert pod["status"]["containerStatuses"][0]["containerID"] == before[name][3]
+        assert (pod["metadata"]["uid"], pod["status"]["podIP"]) == before[name][:2]
+    # no gap: the counter's lines are consecutive across the agent's death
+    numbers = [int(n) for n in pod_node.logs("p0", "count").split()]
+    assert numbers == list(range(1, len(numbers) + 1))
+    assert (
+        pod_json(agent, "p3")["status"]["containerStatuses"][0]["lastState"]["terminated"][
+            "exitCode"
+        ]
+        == 137
+    )
+
+
+def test_static_pods_follow_the_manifests_dir(agent, images):
+    os.makedirs(agent.manifests, exist_ok=True)
+    path = os.path.join(agent.manifests, "static.yaml")
+    hidden = os.path.join(agent.manifests, ".ignored.yaml")
+    body = f"""\
+        apiVersion: v1
+        kind: Pod
+        metadata: {{name: %s}}
+        spec:
+          terminationGracePeriodSeconds: 1
+          containers:
+          - name: c
+            image: {images.busybox.ref}
+            command: ["sh", "-c", "trap 'exit 0' TERM; while :; do sleep 0.1; done"]
+        """
+    with open(hidden, "w") as f:
+        f.write(textwrap.dedent(body % "hidden"))
+    with open(path + ".tmp", "w") as f:
+        f.write(textwrap.dedent(body % "static"))
+    os.rename(path + ".tmp", path)
+    node = os.uname().nodename
+    pod = wait_until(lambda: running(agent, f"static-{node}"), what="static pod Running")
+    assert pod["metadata"]["annotations"]["kubernetes.io/config.source"] == "file"
+    assert agent.ctl("get", "pod", f"hidden-{node}").returncode == 1
+    os.unlink(path)
+    wait_until(
+        lambda: agent.ctl("get", "pod", f"static-{node}").returncode == 1, what="static pod deleted"
+    )
+
+
+def test_cli_without_an_agent_says_how_to_start_one(pod_node):
+    r = subprocess.run(pod_node.cli("get", "pods"), capture_output=True, text=True, timeout=30)
+    assert r.returncode == 1
+    sock = os.path.join(pod_node.run_dir, "api.sock")
+    assert f"cannot reach the agent at {sock}" in r.stderr
+    assert "minikube-py agent" in r.stderr and "Traceback" not in r.stderr
