@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pty
@@ -63,7 +64,8 @@ def test_full_cycle_through_the_cli(tmp_path, agent, images):
           containers:
           - name: ticker
             image: {images.busybox.ref}
-            command: ["sh", "-c", "trap 'exit 0' TERM; i=0; while :; do i=$((i+1)); echo tick $i; sleep 0.2; done"]
+            command: ["sh", "-c"]
+            args: ["trap 'exit 0' TERM; i=0; while :; do i=$((i+1)); echo tick $i; sleep 0.2; done"]
           - name: stubborn
             image: {images.busybox.ref}
             command: ["sh", "-c", "trap '' TERM; while :; do sleep 0.1; done"]
@@ -157,10 +159,8 @@ def exec_with_tty(agent, args: list[str], timeout: float = 30) -> str:
             out += chunk
         elif os.waitpid(pid, os.WNOHANG)[0]:
             break
-    try:
+    with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, 0)
-    except ChildProcessError:
-        pass
     os.close(fd)
     return out.decode(errors="replace")
 
@@ -178,7 +178,8 @@ def test_kill_9_of_the_agent_leaves_pods_running_and_a_new_agent_adopts_them(
     containers:
     - name: count
       image: {images.busybox.ref}
-      command: ["sh", "-c", "trap 'exit 0' TERM; i=0; while :; do i=$((i+1)); echo $i; sleep 0.1; done"]"""
+      command: ["sh", "-c"]
+      args: ["trap 'exit 0' TERM; i=0; while :; do i=$((i+1)); echo $i; sleep 0.1; done"]"""
         for i in range(10)
     )
     manifest = tmp_path / "ten.yaml"
