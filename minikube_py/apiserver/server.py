@@ -21,6 +21,7 @@ import json
 import logging
 import os
 import select
+import selectors
 import socket
 import socketserver
 import threading
@@ -71,14 +72,16 @@ class ApiServer:
         """Stop accepting, end open watches and log streams, remove the socket."""
         srv = self._server
         srv.stopping.set()
+        os.write(srv.wake_w, b"x")
         for w in list(srv.watches):
             w.close()
-        srv.shutdown()
+        self._thread.join(timeout=5)
         srv.server_close()
+        os.close(srv.wake_r)
+        os.close(srv.wake_w)
         for conn in list(srv.connections):  # kept-alive clients must not outlive the server
             with contextlib.suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)
-        self._thread.join(timeout=5)
         with contextlib.suppress(FileNotFoundError):
             if os.stat(self.socket_path).st_ino == srv.socket_ino:
                 os.unlink(self.socket_path)
@@ -111,9 +114,7 @@ def serve(
     server.socket_ino = os.stat(socket_path).st_ino
     server.store = store
     server.hooks = hooks
-    thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.5}, name="apiserver", daemon=True
-    )
+    thread = threading.Thread(target=server.serve_until_stopped, name="apiserver", daemon=True)
     thread.start()
     if isinstance(ready, threading.Event):
         ready.set()
@@ -148,6 +149,18 @@ class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
         self.store: ObjectStore
         self.hooks: Hooks
         self.socket_ino = 0
+        self.wake_r, self.wake_w = os.pipe()
+
+    def serve_until_stopped(self) -> None:
+        """Accept connections until ``stopping`` is set; woken by a pipe rather than polling
+        (socketserver's serve_forever polls, so its shutdown takes up to a poll interval)."""
+        with selectors.DefaultSelector() as sel:
+            sel.register(self, selectors.EVENT_READ)
+            sel.register(self.wake_r, selectors.EVENT_READ)
+            while not self.stopping.is_set():
+                for key, _ in sel.select():
+                    if key.fileobj is self and not self.stopping.is_set():
+                        self._handle_request_noblock()
 
 
 # ------------------------------------------------------------------------------ requests

@@ -69,10 +69,10 @@ class Agent:
 
 
 @contextlib.contextmanager
-def running_agent(tmp_path: Any, node_name: str = "node1") -> Iterator[Agent]:
+def running_agent(tmp_path: Any, node_name: str = "node1", **store_options: Any) -> Iterator[Agent]:
     root = os.path.join(str(tmp_path), "root")
     run_dir = os.path.join(str(tmp_path), "run")
-    store = ObjectStore(root, node_name=node_name)
+    store = ObjectStore(root, node_name=node_name, **store_options)
     hooks = FakeHooks(os.path.join(str(tmp_path), "logs"))
     server = serve(store, hooks, os.path.join(run_dir, "api.sock"))
     client = Client(server.socket_path, timeout=10)
