@@ -11,7 +11,7 @@ PY := $(VENV)/bin/python
 APT_PACKAGES := python3 python3-venv python3-dev gcc libcap-dev ca-certificates \
 	docker-registry skopeo umoci busybox-static runc iproute2 kmod
 
-.PHONY: deps apt venv test test-unit lint demo bench clean
+.PHONY: deps apt venv test test-unit lint demo bench clean install-service uninstall-service
 
 deps: apt venv
 
@@ -47,6 +47,19 @@ demo: deps
 bench: deps
 	@echo "make bench: not built yet (the pull, runtime and pods issues add bench/ scripts)." >&2
 	@exit 2
+
+# The agent as a systemd service (options in /etc/minikube-py/agent.yaml).
+install-service: deps
+	install -d -m 0755 /etc/minikube-py
+	test -e /etc/minikube-py/agent.yaml || printf '# minikube-py agent options (see minikube-py agent --help)\n# pod-cidr: 10.244.0.0/24\n# bridge: mkpy0\n# manifests: /etc/minikube-py/manifests\n' > /etc/minikube-py/agent.yaml
+	sed 's|@MINIKUBE_PY@|$(CURDIR)/$(VENV)/bin/minikube-py|' contrib/systemd/minikube-py.service > /etc/systemd/system/minikube-py.service
+	systemctl daemon-reload
+	systemctl enable --now minikube-py.service
+
+uninstall-service:
+	-systemctl disable --now minikube-py.service
+	rm -f /etc/systemd/system/minikube-py.service
+	-systemctl daemon-reload
 
 clean:
 	rm -rf $(VENV) build *.egg-info
