@@ -36,6 +36,6 @@ def test_an_empty_or_comment_only_file_sets_nothing(tmp_path):
 def test_bad_config_is_one_clear_error(tmp_path, text, message):
     path = tmp_path / "agent.yaml"
     path.write_text(text)
-    with pytest.raises(MinikubeError, match="agent config .*agent.yaml") as e:
+    with pytest.raises(MinikubeError, match=r"agent config .*agent\.yaml") as e:
         _load_config(str(path))
     assert message in str(e.value)
