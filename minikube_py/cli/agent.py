@@ -121,6 +121,8 @@ class Agent:
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: self._stop.set())
         server = serve(store, AgentHooks(manager), self.socket_path)
+        for what in manager.collect_garbage():
+            print(f"minikube-py agent: removed orphaned {what}", file=sys.stderr, flush=True)
         manager.start()
         if drain:
             self._drain(store, manager, runtime)

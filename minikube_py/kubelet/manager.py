@@ -49,6 +49,42 @@ class PodManager:
         self._watch = None
         self._thread: threading.Thread | None = None
 
+    def collect_garbage(self) -> list[str]:
+        """Before any worker runs: remove what no pod refers to any more (an agent that
+        died between making a thing and recording it): shim containers, IPs and veths,
+        pod cgroups and pod dirs.  Returns what was removed, for the log."""
+        from minikube_py.kubelet.sandbox import pause_id
+        from minikube_py.kubelet.worker import CONTAINER_ID_PREFIX
+        from minikube_py.network import NetworkConfig, collect_garbage
+        from runtime import cgroups
+        from runtime.errors import RuntimeErr
+
+        pods, _ = self.store.list(POD, None)
+        uids = {p["metadata"]["uid"] for p in pods}
+        referenced = {pause_id(uid) for uid in uids}
+        for p in pods:
+            status = p.get("status") or {}
+            for cs in status.get("containerStatuses", []) + status.get("initContainerStatuses", []):
+                referenced.add(cs.get("containerID", "").removeprefix(CONTAINER_ID_PREFIX))
+        removed = []
+        for cid in self.runtime.list():
+            if cid not in referenced:
+                with contextlib.suppress(RuntimeErr, OSError):
+                    self.runtime.delete(cid)
+                    removed.append(f"container {cid}")
+        net = NetworkConfig(
+            state_root=self.node.root, bridge=self.node.bridge, cidr=self.node.pod_cidr
+        )
+        removed += [f"network of pod {u}" for u in collect_garbage(uids, net)]
+        pods_dir = os.path.join(self.node.root, "pods")
+        for uid in os.listdir(pods_dir) if os.path.isdir(pods_dir) else []:
+            if uid not in uids:
+                with contextlib.suppress(RuntimeErr, OSError):
+                    cgroups.open_cgroup(self.node.pod_cgroup(uid)).destroy()
+                remove_pod_dir(self.node, uid)
+                removed.append(f"pod dir {uid}")
+        return removed
+
     def start(self) -> None:
         self._watch = self.store.watch(POD, None, copy_objects=True)
         self._thread = threading.Thread(target=self._loop, name="pod-manager", daemon=True)
@@ -79,10 +115,11 @@ class PodManager:
             if len(self.workers) >= self.node.max_pods:
                 self._reject(obj, f"Node has reached its pod limit ({self.node.max_pods})")
                 return
-            self._received[uid] = time.monotonic()
             pod = Pod.from_dict(obj)
             status = obj.get("status") or {}
             adopt = status if (status.get("podIP") or status.get("containerStatuses")) else None
+            if adopt is None:  # pod start latency: only for pods started, not adopted
+                self._received[uid] = time.monotonic()
             worker = PodWorker(
                 pod,
                 self.node,

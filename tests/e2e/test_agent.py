@@ -269,3 +269,61 @@ def test_cli_without_an_agent_says_how_to_start_one(pod_node):
     sock = os.path.join(pod_node.run_dir, "api.sock")
     assert f"cannot reach the agent at {sock}" in r.stderr
     assert "minikube-py agent" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_a_restarted_agent_removes_what_no_pod_refers_to(tmp_path, agent, images, pod_node):
+    from minikube_py.network import IPAM
+    from minikube_py.shim.client import ShimClient
+    from runtime.spec import Process, Root, Spec
+
+    manifest = write(
+        tmp_path,
+        "keep.yaml",
+        f"""\
+        apiVersion: v1
+        kind: Pod
+        metadata: {{name: keep}}
+        spec:
+          terminationGracePeriodSeconds: 1
+          containers:
+          - name: c
+            image: {images.busybox.ref}
+            command: ["sh", "-c", "trap 'exit 0' TERM; while :; do sleep 0.1; done"]
+        """,
+    )
+    agent.ctl("apply", "-f", manifest)
+    keep = wait_until(lambda: running(agent, "keep"), what="keep Running")
+    agent.kill9()
+    # what an agent dying mid-way could leave: a container and an IP nobody recorded
+    shim = ShimClient(os.path.join(pod_node.run_dir, "shim.sock"))
+    for d in ("rootfs", "upper", "work"):
+        os.makedirs(tmp_path / "orphan" / d)
+    lower = [d for d in os.listdir(os.path.join(pod_node.root, "snapshots")) if len(d) == 64]
+    shim.create(
+        "orphan0",
+        Spec(
+            process=Process(args=["sleep", "300"]),
+            root=Root(
+                path=str(tmp_path / "orphan/rootfs"),
+                lower=[os.path.join(pod_node.root, "snapshots", lower[0])],
+                upper=str(tmp_path / "orphan/upper"),
+                work=str(tmp_path / "orphan/work"),
+            ),
+            cgroups_path=f"{pod_node.cgroup_parent}/orphan0",
+        ),
+        None,
+    )
+    shim.start("orphan0")
+    ipam = IPAM.for_network(pod_node.root, pod_node.bridge, pod_node.cidr)
+    ghost_ip = ipam.allocate("ghost-pod-uid")
+    shim.close()
+
+    agent.start()
+    pod = wait_until(lambda: running(agent, "keep"), what="keep adopted")
+    assert pod["metadata"]["uid"] == keep["metadata"]["uid"]
+    shim = ShimClient(os.path.join(pod_node.run_dir, "shim.sock"))
+    try:
+        assert "orphan0" not in shim.list()
+    finally:
+        shim.close()
+    assert ipam.lookup("ghost-pod-uid") is None and str(ghost_ip) not in pod_node.ip_allocations()
