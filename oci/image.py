@@ -32,7 +32,7 @@ from oci.layer import (
     LayerError,
     LayerResult,
     apply_layer,
-    materialise_links,
+    settle_on_lowers,
 )
 from oci.pull import pull
 from oci.snapshots import SnapshotStore, chain_ids
@@ -162,9 +162,8 @@ class _Unpacker:
                             f"layer {what}: uncompressed digest {result.diff_id} does not match "
                             f"the config's rootfs.diff_ids[{index}] {diff_ids[index]}"
                         )
-                    if result.pending_links:
-                        lowers = [snaps.path(c) for c in reversed(chains[:index])]
-                        materialise_links(temp, result.pending_links, lowers, what)
+                    lowers = [snaps.path(c) for c in reversed(chains[:index])]
+                    settle_on_lowers(temp, result, lowers, what)
                     snaps.commit(temp, chain_id)
                 except BaseException:
                     snaps.discard(temp)

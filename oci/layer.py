@@ -5,8 +5,9 @@ Two ways, per the OCI image-spec layer rules:
 - OVERLAY: the directory is the layer's own snapshot, an overlayfs lower dir.
   `.wh.NAME` becomes a 0/0 character device NAME, `.wh..wh..opq` sets
   `trusted.overlay.opaque=y` on its directory.  Hardlinks to files of lower
-  layers are collected in `LayerResult.pending_links` and materialised (copied)
-  from the lower snapshots by `materialise_links` once those exist.
+  layers are collected in `LayerResult.pending_links`; they, and directories the
+  layer only implied, are settled against the lower snapshots by `settle_on_lowers`
+  once those exist (see oci/lowers.py).
 - FLAT: the directory holds the layers below, applied before; whiteouts delete
   from it.  This is `umoci unpack`'s rootfs.
 
@@ -42,9 +43,12 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
+from oci import lowers as lowers_mod
 from oci import tar
 from oci.compression import CompressionError, open_layer, read_chunks
 from oci.errors import OCIError
+from oci.lowers import rmtree_at as _rmtree_at
+from oci.lowers import settable_xattr as _settable_xattr
 
 OVERLAY = "overlay"
 FLAT = "flat"
@@ -86,6 +90,9 @@ class LayerResult:
     size: int  # uncompressed bytes
     # OVERLAY mode: path -> target of hardlinks whose target is in a lower layer.
     pending_links: dict[str, str] = field(default_factory=dict)
+    # OVERLAY mode: directories made only as parents of entries ("" is the root when the
+    # layer has no entry for it), in the order they were made.
+    implicit_dirs: list[str] = field(default_factory=list)
 
 
 def clean_path(name: str) -> list[str]:
@@ -223,28 +230,48 @@ def apply_stream(
                 f"layer {what}: uncompressed digest {pipe.diff_id} does not match the image "
                 f"config's diff_id {expected_diff_id}"
             )
-        if lowers is not None and applier.pending:
-            applier.materialise(lowers)
         applier.finish()
-        return LayerResult(pipe.diff_id, pipe.size, dict(applier.pending))
+        result = LayerResult(pipe.diff_id, pipe.size, dict(applier.pending), list(applier.implicit))
     finally:
         applier.close()
         pipe.close()
+    if lowers is not None and mode == OVERLAY:
+        settle_on_lowers(dest, result, lowers, what)
+        result.pending_links, result.implicit_dirs = {}, []
+    return result
 
 
-def materialise_links(
-    dest: str, pending: dict[str, str], lowers: Sequence[str], what: str = "layer"
+def settle_on_lowers(
+    dest: str, result: LayerResult, lowers: Sequence[str], what: str = "layer"
 ) -> None:
-    """Copy the lower-layer files that hardlinks of the layer in `dest` point to.
-    `lowers` are the lower snapshots, top first."""
-    if not pending:
+    """Finish an OVERLAY snapshot once the layers below it (`lowers`, top first) are
+    complete: paths written through a directory symlink of a lower layer move to where
+    it points (as applying onto the merged view would have put them), hardlinks into
+    lower layers are materialised, and directories this layer only implied take the
+    owner, mode and times of the lower directory they stand over."""
+    if result.pending_links and not lowers:
+        path, target = next(iter(result.pending_links.items()))
+        raise LayerError(f"layer {what}: hardlink /{path} -> /{target}: target not found")
+    if not lowers or not (result.pending_links or result.implicit_dirs):
         return
     applier = _Applier(dest, OVERLAY, what)
     try:
-        applier.pending = dict(pending)
-        applier.materialise(lowers)
+        view = [dest, *lowers]
+        moves = applier.follow_lower_symlinks(result.implicit_dirs, lowers, view)
+        applier.link_pending(result.pending_links, moves, view)
+        implied = [_moved(p, moves) for p in result.implicit_dirs] + list(applier.implicit)
+        applier.adopt_lower_dir_meta(implied, lowers)
+    except lowers_mod.LowersError as e:
+        raise LayerError(f"layer {what}: {e}") from e
     finally:
         applier.close()
+
+
+def _moved(path: str, moves: list[tuple[str, str]]) -> str:
+    for old, new in moves:
+        if path == old or path.startswith(old + "/"):
+            path = new + path[len(old) :]
+    return path
 
 
 # --- the applier -------------------------------------------------------------------------------
@@ -265,6 +292,7 @@ class _Applier:
         self.kinds: dict[str, str] = {}  # what this layer put at a path: a tar type or "w"
         self.pending: dict[str, str] = {}  # OVERLAY: hardlinks into lower layers
         self._dir_times: list[tuple[str, int]] = []
+        self.implicit: dict[str, None] = {} if mode == FLAT else {"": None}  # an ordered set
 
     def close(self) -> None:
         for fd in self._dirs.values():
@@ -366,7 +394,10 @@ class _Applier:
         os.mkdir(name, 0o755, dir_fd=dir_fd)
         nfd = os.open(name, _DIR_FLAGS, dir_fd=dir_fd)
         os.fchmod(nfd, 0o755)
-        self.kinds.setdefault(key, tar.DIR)
+        if key not in self.kinds:
+            self.kinds[key] = tar.DIR
+            if self.mode == OVERLAY:
+                self.implicit[key] = None
         return nfd
 
     # -- entries
@@ -410,6 +441,7 @@ class _Applier:
             )
         self._fd_meta(self.root_fd, e)
         self._sgid[""] = bool(e.mode & stat.S_ISGID)
+        self.implicit.pop("", None)
         self._dir_times.append(("", e.mtime_ns))
 
     def _make_room(self, pfd: int, name: str, path: str, keep_dir: bool) -> bool:
@@ -431,6 +463,9 @@ class _Applier:
                 return
         if stat.S_ISDIR(st.st_mode):
             self._forget(path)
+            prefix = path + "/"
+            for key in [k for k in self.implicit if k == path or k.startswith(prefix)]:
+                del self.implicit[key]
             _rmtree_at(pfd, name)
         else:
             os.unlink(name, dir_fd=pfd)
@@ -484,6 +519,7 @@ class _Applier:
         if self.kinds.get(path) == "w":
             self._set_opaque(fd)
         self.kinds[path] = tar.DIR
+        self.implicit.pop(path, None)
         self._dir_times.append((path, e.mtime_ns))
 
     def _symlink(self, pfd: int, name: str, path: str, e: tar.TarEntry) -> None:
@@ -634,6 +670,139 @@ class _Applier:
                     )
         os.utime(name, ns=(e.mtime_ns, e.mtime_ns), dir_fd=pfd, follow_symlinks=False)
 
+    # -- settling against the lower layers (OVERLAY, once they are complete)
+
+    def follow_lower_symlinks(
+        self, implicit: list[str], lowers: Sequence[str], view: list[str]
+    ) -> list[tuple[str, str]]:
+        """Move implied directories that stand over a lower layer's directory symlink to
+        where the symlink points.  Returns the moves made, (old path, new path)."""
+        moves: list[tuple[str, str]] = []
+        touched: dict[str, tuple[int, int]] = {}
+        for original in sorted((p for p in implicit if p), key=lambda p: p.count("/")):
+            path = _moved(original, moves)
+            parts = path.split("/")
+            below = lowers_mod.find(lowers, parts)
+            if below is None:
+                continue
+            try:
+                if not stat.S_ISLNK(below.st.st_mode):
+                    continue
+                link = os.readlink(below.name, dir_fd=below.fd)
+            finally:
+                below.close()
+            base = [] if link.startswith("/") else parts[:-1]
+            target = lowers_mod.resolve(view, [*base, *link.split("/")], follow_last=True)
+            tkey = "/".join(target)
+            if not target or tkey == path or tkey.startswith(path + "/"):
+                continue
+            if path.startswith(tkey + "/"):
+                continue
+            there = lowers_mod.find(view, target)
+            if there is not None:
+                there.close()
+                if not stat.S_ISDIR(there.st.st_mode):
+                    continue
+            found = self.resolve_dir(parts, create=False)
+            if found is None or found[1] != path:
+                continue
+            src = os.dup(found[0])
+            try:
+                self._forget(path)
+                dst_fd, dst_key = self.resolve_dir(target, create=True)  # type: ignore[misc]
+                if dst_key not in touched:
+                    st = os.fstat(dst_fd)
+                    touched[dst_key] = (st.st_atime_ns, st.st_mtime_ns)
+                lowers_mod.merge_move(src, dst_fd)
+                if lowers_mod.is_opaque(src):
+                    self._set_opaque(dst_fd)
+            finally:
+                os.close(src)
+            parent = self.resolve_dir(parts[:-1], create=False)
+            assert parent is not None
+            os.rmdir(parts[-1], dir_fd=parent[0])
+            self.implicit.pop(path, None)
+            moves.append((path, tkey))
+        for key, times in touched.items():
+            found = self.resolve_dir(key.split("/") if key else [], create=False)
+            if found is not None:
+                os.utime(found[0], ns=times)
+        return moves
+
+    def link_pending(
+        self, pending: dict[str, str], moves: list[tuple[str, str]], view: list[str]
+    ) -> None:
+        """Make the hardlinks whose target is in a lower layer: a copy of that file (a
+        hardlink cannot cross snapshots), or a link if the target is in this layer."""
+        for original, target in pending.items():
+            path = _moved(original, moves)
+            parts = path.split("/")
+            found = self.resolve_dir(parts[:-1], create=True)
+            assert found is not None
+            pfd = found[0]
+            parent = os.fstat(pfd)
+            tparts = lowers_mod.resolve(view, target.split("/"))
+            source = lowers_mod.find(view, tparts) if tparts else None
+            if source is None or stat.S_ISDIR(source.st.st_mode):
+                if source is not None:
+                    source.close()
+                raise LayerError(
+                    f"layer {self.what}: hardlink /{original} -> /{target}: target not found "
+                    f"in this layer or the layers below"
+                )
+            try:
+                if source.layer == 0:
+                    os.link(
+                        source.name,
+                        parts[-1],
+                        src_dir_fd=source.fd,
+                        dst_dir_fd=pfd,
+                        follow_symlinks=False,
+                    )
+                else:
+                    lowers_mod.copy_node(source.fd, source.name, pfd, parts[-1])
+            finally:
+                source.close()
+            os.utime(pfd, ns=(parent.st_atime_ns, parent.st_mtime_ns))
+
+    def adopt_lower_dir_meta(self, paths: list[str], lowers: Sequence[str]) -> None:
+        """Implied directories take the lower directory's owner, mode, xattrs and times; one
+        with none below takes the group of a setgid parent, as mkdir in the merged view
+        would have given it."""
+        for path in sorted(dict.fromkeys(paths), key=lambda p: (p.count("/"), p != "")):
+            parts = path.split("/") if path else []
+            found = self.resolve_dir(parts, create=False)
+            if found is None or found[1] != path:
+                continue
+            dst = found[0]
+            src = self._lower_dir(lowers, parts)
+            if src is None:
+                if path and _IS_ROOT:
+                    parent = self.resolve_dir(parts[:-1], create=False)
+                    if parent is not None:
+                        pst = os.fstat(parent[0])
+                        if pst.st_mode & stat.S_ISGID:
+                            os.fchown(dst, -1, pst.st_gid)
+                continue
+            try:
+                lowers_mod.copy_dir_meta(src, os.fstat(src), dst)
+            finally:
+                os.close(src)
+
+    @staticmethod
+    def _lower_dir(lowers: Sequence[str], parts: list[str]) -> int | None:
+        if not parts:
+            return os.open(lowers[0], _DIR_FLAGS)
+        below = lowers_mod.find(lowers, parts)
+        if below is None:
+            return None
+        try:
+            if not stat.S_ISDIR(below.st.st_mode):
+                return None
+            return os.open(below.name, _DIR_FLAGS, dir_fd=below.fd)
+        finally:
+            below.close()
+
     def finish(self) -> None:
         """Directory mtimes, last: creating their children changed them."""
         for path, mtime_ns in reversed(self._dir_times):
@@ -643,49 +812,6 @@ class _Applier:
 
     # -- hardlinks into lower layers (OVERLAY)
 
-    def materialise(self, lowers: Sequence[str]) -> None:
-        pending, self.pending = self.pending, {}
-        for path, target in pending.items():
-            parts = path.split("/")
-            found = self.resolve_dir(parts[:-1], create=True)
-            assert found is not None
-            pfd, _ = found
-            parent_st = os.fstat(pfd)
-            self._link_or_copy(pfd, parts, path, target, lowers)
-            os.utime(pfd, ns=(parent_st.st_atime_ns, parent_st.st_mtime_ns))
-
-    def _link_or_copy(
-        self, pfd: int, parts: list[str], path: str, target: str, lowers: Sequence[str]
-    ) -> None:
-        tparts = target.split("/")
-        source = self._find_link_source(tparts)
-        if source is not None:
-            sfd, spath = source
-            os.link(
-                os.path.basename(spath),
-                parts[-1],
-                src_dir_fd=sfd,
-                dst_dir_fd=pfd,
-                follow_symlinks=False,
-            )
-            return
-        lower = _lookup_lower(lowers, tparts)
-        if lower is None:
-            raise LayerError(
-                f"layer {self.what}: hardlink /{path} -> /{target}: target not found in "
-                f"this layer or the layers below"
-            )
-        lfd, lname = lower
-        try:
-            _copy_node(lfd, lname, pfd, parts[-1])
-        finally:
-            os.close(lfd)
-
-
-def _settable_xattr(key: str) -> bool:
-    # Overlay's own attributes must come from us, never from image data.
-    return not key.startswith("trusted.overlay.")
-
 
 def _setxattr(setter, key: str, value: bytes) -> None:
     try:
@@ -693,103 +819,3 @@ def _setxattr(setter, key: str, value: bytes) -> None:
     except OSError as e:
         if e.errno not in (errno.ENOTSUP, errno.EOPNOTSUPP):
             raise
-
-
-def _rmtree_at(pfd: int, name: str) -> None:
-    """Remove the directory `name` under pfd and everything in it, following no symlink."""
-    fd = os.open(name, _DIR_FLAGS, dir_fd=pfd)
-    try:
-        with os.scandir(fd) as it:
-            entries = [(d.name, d.is_dir(follow_symlinks=False)) for d in it]
-        for child, is_dir in entries:
-            if is_dir:
-                _rmtree_at(fd, child)
-            else:
-                os.unlink(child, dir_fd=fd)
-    finally:
-        os.close(fd)
-    os.rmdir(name, dir_fd=pfd)
-
-
-def _is_whiteout(st: os.stat_result) -> bool:
-    return stat.S_ISCHR(st.st_mode) and st.st_rdev == 0
-
-
-def _is_opaque(fd: int) -> bool:
-    try:
-        return os.getxattr(fd, OPAQUE_XATTR) == b"y"
-    except OSError:
-        return False
-
-
-def _lookup_lower(lowers: Sequence[str], parts: list[str]) -> tuple[int, str] | None:
-    """Find `parts` in the overlay of `lowers` (top first), as overlayfs would: a whiteout
-    hides it, an opaque directory stops the search.  Returns (parent fd to close, name)."""
-    for lower in lowers:
-        fd = os.open(lower, _DIR_FLAGS)
-        stop = False
-        try:
-            for comp in parts[:-1]:
-                try:
-                    st = os.stat(comp, dir_fd=fd, follow_symlinks=False)
-                except FileNotFoundError:
-                    break
-                if _is_whiteout(st) or not stat.S_ISDIR(st.st_mode):
-                    return None
-                nfd = os.open(comp, _DIR_FLAGS, dir_fd=fd)
-                os.close(fd)
-                fd = nfd
-                if _is_opaque(fd):
-                    stop = True
-            else:
-                try:
-                    st = os.stat(parts[-1], dir_fd=fd, follow_symlinks=False)
-                except FileNotFoundError:
-                    st = None
-                if st is not None:
-                    if _is_whiteout(st) or stat.S_ISDIR(st.st_mode):
-                        return None
-                    result, fd = (fd, parts[-1]), -1
-                    return result
-        finally:
-            if fd >= 0:
-                os.close(fd)
-        if stop:
-            return None
-    return None
-
-
-def _copy_node(sfd: int, sname: str, dfd: int, dname: str) -> None:
-    """Copy a non-directory (file, symlink, device, fifo) with its metadata."""
-    st = os.stat(sname, dir_fd=sfd, follow_symlinks=False)
-    if stat.S_ISLNK(st.st_mode):
-        os.symlink(os.readlink(sname, dir_fd=sfd), dname, dir_fd=dfd)
-    elif stat.S_ISREG(st.st_mode):
-        src = os.open(sname, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=sfd)
-        try:
-            dst = os.open(dname, _NEW_FILE_FLAGS, 0o600, dir_fd=dfd)
-            try:
-                left = st.st_size
-                while left > 0:
-                    n = os.copy_file_range(src, dst, min(left, 1 << 30))
-                    if n == 0:
-                        break
-                    left -= n
-                for key in os.listxattr(src):
-                    if _settable_xattr(key):
-                        os.setxattr(dst, key, os.getxattr(src, key))
-                if _IS_ROOT:
-                    os.fchown(dst, st.st_uid, st.st_gid)
-                os.fchmod(dst, stat.S_IMODE(st.st_mode))
-                os.utime(dst, ns=(st.st_atime_ns, st.st_mtime_ns))
-            finally:
-                os.close(dst)
-        finally:
-            os.close(src)
-        return
-    else:
-        os.mknod(dname, stat.S_IFMT(st.st_mode) | 0o600, st.st_rdev, dir_fd=dfd)
-        os.chmod(dname, stat.S_IMODE(st.st_mode), dir_fd=dfd)
-    if _IS_ROOT:
-        os.chown(dname, st.st_uid, st.st_gid, dir_fd=dfd, follow_symlinks=False)
-    os.utime(dname, ns=(st.st_atime_ns, st.st_mtime_ns), dir_fd=dfd, follow_symlinks=False)

@@ -128,3 +128,49 @@ def snapshot_tree(root: str, skip: str | None = None) -> dict[str, tuple]:
                 link,
             )
     return out
+
+
+def describe_tree(root: str) -> dict[str, tuple]:
+    """path -> (type, mode, uid, gid, link target, rdev, content sha256, hardlink group)."""
+    entries: dict[str, tuple] = {}
+    inodes: dict[int, str] = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in ["", *dirnames, *filenames] if dirpath == root else [*dirnames, *filenames]:
+            path = os.path.join(dirpath, name) if name else dirpath
+            rel = os.path.relpath(path, root)
+            st = os.lstat(path)
+            target = os.readlink(path) if stat.S_ISLNK(st.st_mode) else None
+            content = None
+            group = None
+            if stat.S_ISREG(st.st_mode):
+                with open(path, "rb") as f:
+                    content = hashlib.sha256(f.read()).hexdigest()
+                if st.st_nlink > 1:
+                    # hardlinked files: name the group by its first path seen (sorted walk)
+                    group = inodes.setdefault(st.st_ino, rel)
+            rdev = st.st_rdev if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode) else None
+            entries[rel] = (
+                stat.S_IFMT(st.st_mode),
+                stat.S_IMODE(st.st_mode),
+                st.st_uid,
+                st.st_gid,
+                target,
+                rdev,
+                content,
+                group,
+            )
+        dirnames.sort()
+        filenames.sort()
+    return entries
+
+
+def diff_trees(ours: dict, theirs: dict) -> list[str]:
+    problems = []
+    for path in sorted(set(ours) | set(theirs)):
+        if path not in ours:
+            problems.append(f"missing in ours: {path}")
+        elif path not in theirs:
+            problems.append(f"extra in ours: {path}")
+        elif ours[path][:7] != theirs[path][:7]:
+            problems.append(f"differs: {path}: ours {ours[path]} umoci {theirs[path]}")
+    return problems

@@ -15,7 +15,15 @@ import requests
 
 from oci.image import ImageService
 from oci.layer import DiffIDMismatch
-from tests.layer_tars import file, hardlink, write_layer
+from tests.layer_tars import (
+    describe_tree,
+    diff_trees,
+    directory,
+    file,
+    hardlink,
+    symlink,
+    write_layer,
+)
 
 MS_RDONLY = 1
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -247,3 +255,75 @@ def test_gc_keeps_snapshots_a_mounted_overlay_uses(service, images, tmp_path):
         umount(str(target))
     assert sorted(service.gc_snapshots()) == sorted(image.chain_ids)
     assert service.snapshots.list() == []
+
+
+def overlay_tree(image, tmp_path) -> dict:
+    """The tree overlayfs shows for the image's snapshots (read-only, unmounted after)."""
+    lowers = list(image.lowerdirs)
+    if len(lowers) == 1:
+        empty = tmp_path / "empty-lower"  # overlayfs wants two lower dirs without an upper
+        empty.mkdir()
+        lowers.append(str(empty))
+    target = tmp_path / "merged"
+    target.mkdir()
+    mount_overlay(lowers, str(target))
+    try:
+        return describe_tree(str(target))
+    finally:
+        umount(str(target))
+
+
+@pytest.mark.parametrize(
+    "name", ["busybox", "multilayer", "multiarch", "gzip", "zstd", "uncompressed", "config"]
+)
+def test_overlay_of_the_snapshots_equals_the_flat_rootfs(service, images, tmp_path, name):
+    image = service.pull_and_unpack(images[name].ref)
+    flat = tmp_path / "flat"
+    flat.mkdir()
+    service.unpack_flat(images[name].ref, str(flat))
+    merged = overlay_tree(image, tmp_path)
+    strip = lambda t: {k: v[:7] for k, v in t.items()}  # noqa: E731 (hardlinks: see below)
+    assert diff_trees(strip(merged), strip(describe_tree(str(flat)))) == []
+
+
+def test_a_layer_written_through_a_lower_directory_symlink(service, registry, tmp_path):
+    # A merged-/usr base (bin -> usr/bin), then a layer made by a tool that writes
+    # bin/app, whites out bin/ls and adds usr/local/bin/tool without directory entries.
+    l1, l2 = str(tmp_path / "l1"), str(tmp_path / "l2")
+    d1 = write_layer(
+        l1,
+        [
+            directory("usr", mode=0o755),
+            directory("usr/bin", mode=0o755),
+            file("usr/bin/sh", "shell\n", mode=0o755),
+            file("usr/bin/ls", "ls\n", mode=0o755),
+            symlink("bin", "usr/bin"),
+            directory("usr/local", mode=0o2775, gid=50),
+        ],
+        "gzip",
+    )
+    d2 = write_layer(
+        l2,
+        [
+            file("bin/app", "app\n", mode=0o755),
+            file("bin/.wh.ls"),
+            file("usr/local/bin/tool", "tool\n", mode=0o755),
+            hardlink("sh-again", "bin/sh"),
+        ],
+        "gzip",
+    )
+    ref = push_image(registry, "crafted/mergedusr", [l1, l2], [d1, d2])
+    image = service.pull_and_unpack(ref)
+    top = image.lowerdirs[0]
+    assert not os.path.lexists(os.path.join(top, "bin"))
+    assert os.path.isfile(os.path.join(top, "usr/bin/app"))
+    merged = overlay_tree(image, tmp_path)
+    assert merged["bin"][4] == "usr/bin"  # still the base's symlink
+    assert "usr/bin/app" in merged and "usr/bin/ls" not in merged and "usr/bin/sh" in merged
+    assert merged["usr/local"][1:4] == (0o2775, 0, 50)  # the base's, not a default 0755
+    assert merged["sh-again"][6] == merged["usr/bin/sh"][6]
+    flat = tmp_path / "flat"
+    flat.mkdir()
+    service.unpack_flat(ref, str(flat))
+    strip = lambda t: {k: v[:7] for k, v in t.items()}  # noqa: E731
+    assert diff_trees(strip(merged), strip(describe_tree(str(flat)))) == []

@@ -21,7 +21,7 @@ from oci.layer import (
     LayerError,
     apply_layer,
     clean_path,
-    materialise_links,
+    settle_on_lowers,
 )
 from oci.snapshots import SnapshotStore, chain_ids
 from tests.layer_tars import directory, entry, file, hardlink, symlink, tar_bytes, write_layer
@@ -343,7 +343,7 @@ def test_hardlink_to_a_lower_layer_file_is_materialised_as_a_copy(tmp_path):
         str(tmp_path / "upper"),
     )
     assert result.pending_links == {"lib/alias.so": "shared.so", "lib/alias2.so": "lib/alias.so"}
-    materialise_links(upper, result.pending_links, [lower])
+    settle_on_lowers(upper, result, [lower])
     st = os.lstat(f"{upper}/lib/alias.so")
     assert stat.S_ISREG(st.st_mode) and stat.S_IMODE(st.st_mode) == 0o755
     assert st.st_ino != os.lstat(f"{lower}/shared.so").st_ino
