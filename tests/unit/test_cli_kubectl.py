@@ -1,0 +1,462 @@
+"""The kubectl verbs end to end: the CLI against a real API server (ObjectStore, fake kubelet
+hooks) over its Unix socket.  Output, messages and exit codes as kubectl's."""
+
+import contextlib
+import io
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+import yaml
+
+from minikube_py.cli import main
+from tests.unit.fake_agent import pod_manifest, running_agent, running_status
+
+pytestmark = pytest.mark.timeout(60)
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+@pytest.fixture
+def agent(tmp_path):
+    with running_agent(tmp_path / "agent") as a:
+        yield a
+
+
+@pytest.fixture
+def kubelet(agent):
+    """A stand-in kubelet: finishes graceful deletions (removes pods marked for deletion)."""
+    stop = threading.Event()
+    watch = agent.store.watch("Pod")
+
+    def loop():
+        while not stop.is_set():
+            try:
+                item = watch.get(timeout=0.1)
+            except StopIteration:
+                return
+            if item and item[0] == "MODIFIED" and item[1]["metadata"].get("deletionTimestamp"):
+                meta = item[1]["metadata"]
+                time.sleep(0.05)
+                with contextlib.suppress(Exception):
+                    agent.store.remove("Pod", meta["namespace"], meta["name"], uid=meta["uid"])
+
+    t = threading.Thread(target=loop, daemon=True)
+    t.start()
+    yield
+    stop.set()
+    watch.close()
+    t.join(2)
+
+
+def kubectl(capsys, agent, *args, stdin=None, monkeypatch=None):
+    if stdin is not None:
+        monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+    with pytest.raises(SystemExit) as exited:
+        main(["--run-dir", agent.run_dir, *args])
+    out, err = capsys.readouterr()
+    return exited.value.code, out, err
+
+
+def write(path, obj):
+    path.write_text(yaml.safe_dump(obj))
+    return str(path)
+
+
+# ------------------------------------------------------------------------------ apply
+
+
+def test_apply_creates_then_is_unchanged_then_configured(capsys, agent, tmp_path):
+    f = write(tmp_path / "pod.yaml", pod_manifest("web"))
+    assert kubectl(capsys, agent, "apply", "-f", f) == (0, "pod/web created\n", "")
+    assert agent.store.get("Pod", "default", "web")["status"]["phase"] == "Pending"
+    assert kubectl(capsys, agent, "apply", "-f", f) == (0, "pod/web unchanged\n", "")
+    relabelled = pod_manifest("web")
+    relabelled["metadata"]["labels"]["tier"] = "front"
+    f = write(tmp_path / "pod.yaml", relabelled)
+    assert kubectl(capsys, agent, "apply", "-f", f) == (0, "pod/web configured\n", "")
+
+
+def test_apply_changed_pod_spec_is_kubernetes_immutable_error(capsys, agent, tmp_path):
+    kubectl(capsys, agent, "apply", "-f", write(tmp_path / "pod.yaml", pod_manifest("web")))
+    changed = pod_manifest("web")
+    changed["spec"]["containers"][0]["command"] = ["sleep", "10"]
+    code, out, err = kubectl(capsys, agent, "apply", "-f", write(tmp_path / "pod.yaml", changed))
+    assert code == 1 and out == ""
+    assert err.startswith(
+        'The Pod "web" is invalid: spec: Forbidden: pod updates may not change fields other '
+        "than `spec.containers[*].image`"
+    )
+    assert "spec.containers[0].command" in err
+
+
+def test_apply_directory_and_stdin(capsys, agent, tmp_path, monkeypatch):
+    d = tmp_path / "manifests"
+    d.mkdir()
+    write(d / "a.yaml", pod_manifest("a"))
+    rc = {
+        "apiVersion": "v1",
+        "kind": "ReplicationController",
+        "metadata": {"name": "front"},
+        "spec": {
+            "replicas": 2,
+            "template": {
+                "metadata": {"labels": {"app": "f"}},
+                "spec": {"containers": [{"name": "c", "image": "busybox"}]},
+            },
+        },
+    }
+    (d / "b.json").write_text(json.dumps(rc))
+    (d / ".hidden.yaml").write_text("not: [a manifest")
+    (d / "notes.txt").write_text("ignored")
+    code, out, err = kubectl(capsys, agent, "apply", "-f", str(d))
+    assert (code, err) == (0, "")
+    assert out == "pod/a created\nreplicationcontroller/front created\n"
+    code, out, _ = kubectl(
+        capsys,
+        agent,
+        "apply",
+        "-f",
+        "-",
+        stdin=yaml.safe_dump(pod_manifest("s")),
+        monkeypatch=monkeypatch,
+    )
+    assert (code, out) == (0, "pod/s created\n")
+
+
+def test_apply_invalid_manifest_creates_nothing(capsys, agent, tmp_path):
+    good = pod_manifest("good")
+    bad = pod_manifest("bad")
+    bad["spec"]["containers"][0]["image"] = ""
+    f = tmp_path / "both.yaml"
+    f.write_text(yaml.safe_dump(good) + "---\n" + yaml.safe_dump(bad))
+    code, out, err = kubectl(capsys, agent, "apply", "-f", str(f))
+    assert code == 1 and out == ""
+    assert err == (
+        f'error: {f} (document 2): Pod "bad" is invalid: spec.containers[0].image: Required value\n'
+    )
+    assert agent.store.list("Pod")[0] == []
+
+
+def test_apply_into_a_namespace(capsys, agent, tmp_path):
+    f = write(tmp_path / "pod.yaml", pod_manifest("web"))
+    assert kubectl(capsys, agent, "apply", "-f", f, "-n", "team")[0] == 0
+    assert agent.store.get("Pod", "team", "web")["metadata"]["namespace"] == "team"
+
+
+# ------------------------------------------------------------------------------ get
+
+
+def make_running(agent, name, *containers, namespace="default"):
+    manifest = pod_manifest(name, *containers)
+    manifest["metadata"]["namespace"] = namespace
+    pod = agent.store.create(manifest)
+    return agent.store.update_status("Pod", namespace, name, running_status(pod))
+
+
+def test_get_pods_table(capsys, agent):
+    make_running(agent, "web")
+    agent.store.create(pod_manifest("pending-one"))
+    code, out, err = kubectl(capsys, agent, "get", "pods")
+    assert (code, err) == (0, "")
+    lines = out.splitlines()
+    assert lines[0].split() == ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]
+    assert lines[0].startswith("NAME          READY   STATUS    RESTARTS   AGE")
+    assert lines[1].split()[:4] == ["pending-one", "0/1", "Pending", "0"]
+    assert lines[2].split()[:4] == ["web", "1/1", "Running", "0"]
+    assert lines[2].split()[4].endswith("s")
+
+
+def test_get_wide_all_namespaces_and_selector(capsys, agent):
+    make_running(agent, "web")
+    make_running(agent, "db", namespace="team")
+    code, out, _ = kubectl(capsys, agent, "get", "po", "-A", "-o", "wide")
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0].split()[:6] == ["NAMESPACE", "NAME", "READY", "STATUS", "RESTARTS", "AGE"]
+    assert "IP" in lines[0] and "NODE" in lines[0]
+    assert [line.split()[0:2] for line in lines[1:]] == [["default", "web"], ["team", "db"]]
+    assert "10.244.0.5" in lines[1] and "node1" in lines[1]
+    code, out, _ = kubectl(capsys, agent, "get", "pods", "-A", "-l", "app=db", "-o", "name")
+    assert (code, out) == (0, "pod/db\n")
+
+
+def test_get_output_json_and_yaml_are_the_objects(capsys, agent):
+    pod = make_running(agent, "web")
+    make_running(agent, "web2")
+    code, out, _ = kubectl(capsys, agent, "get", "pod", "web", "-o", "json")
+    assert code == 0 and json.loads(out) == pod
+    code, out, _ = kubectl(capsys, agent, "get", "pod", "web", "-o", "yaml")
+    assert yaml.safe_load(out) == pod
+    assert 'resourceVersion: "' in out  # quoted like kubectl's
+    code, out, _ = kubectl(capsys, agent, "get", "pods", "-o", "yaml")
+    doc = yaml.safe_load(out)
+    assert doc["kind"] == "List" and doc["apiVersion"] == "v1"
+    assert [i["metadata"]["name"] for i in doc["items"]] == ["web", "web2"]
+
+
+def test_get_missing_pod_is_kubectl_not_found(capsys, agent):
+    make_running(agent, "web")
+    code, out, err = kubectl(capsys, agent, "get", "pods", "web", "nope")
+    assert code == 1
+    assert out.splitlines()[1].startswith("web ")
+    assert err == 'Error from server (NotFound): pods "nope" not found\n'
+
+
+def test_get_nothing_says_no_resources(capsys, agent):
+    assert kubectl(capsys, agent, "get", "pods") == (
+        0,
+        "",
+        "No resources found in default namespace.\n",
+    )
+    assert kubectl(capsys, agent, "get", "pods", "-A") == (0, "", "No resources found.\n")
+
+
+def test_get_all_prefixes_kinds(capsys, agent, tmp_path):
+    make_running(agent, "web")
+    rc = {
+        "apiVersion": "v1",
+        "kind": "ReplicationController",
+        "metadata": {"name": "front"},
+        "spec": {
+            "replicas": 3,
+            "template": {
+                "metadata": {"labels": {"app": "f"}},
+                "spec": {"containers": [{"name": "c", "image": "busybox"}]},
+            },
+        },
+    }
+    agent.store.create(rc)
+    code, out, _ = kubectl(capsys, agent, "get", "all")
+    blocks = out.split("\n\n")
+    assert code == 0 and len(blocks) == 2
+    assert blocks[0].splitlines()[1].startswith("pod/web ")
+    assert blocks[1].splitlines()[0].split() == ["NAME", "DESIRED", "CURRENT", "READY", "AGE"]
+    assert blocks[1].splitlines()[1].split()[:2] == ["replicationcontroller/front", "3"]
+
+
+def test_get_unknown_resource_type(capsys, agent):
+    code, _, err = kubectl(capsys, agent, "get", "widgets")
+    assert code == 2
+    assert 'the server doesn\'t have a resource type "widgets"' in err
+
+
+def cli_process(agent, *args):
+    env = {**os.environ, "PYTHONPATH": REPO}
+    return subprocess.Popen(
+        [sys.executable, "-m", "minikube_py", "--run-dir", agent.run_dir, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=REPO,
+    )
+
+
+def read_line(stream, timeout=10):
+    box = []
+    t = threading.Thread(target=lambda: box.append(stream.readline()), daemon=True)
+    t.start()
+    t.join(timeout)
+    assert box, "no line in time"
+    return box[0]
+
+
+def test_get_watch_streams_changes(agent):
+    agent.store.create(pod_manifest("web"))
+    proc = cli_process(agent, "get", "pods", "-w")
+    try:
+        assert read_line(proc.stdout).split() == ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]
+        assert read_line(proc.stdout).split()[:3] == ["web", "0/1", "Pending"]
+        pod = agent.store.get("Pod", "default", "web")
+        agent.store.update_status("Pod", "default", "web", running_status(pod))
+        assert read_line(proc.stdout).split()[:3] == ["web", "1/1", "Running"]
+        agent.store.request_delete("Pod", "default", "web", 30)
+        assert read_line(proc.stdout).split()[:3] == ["web", "1/1", "Terminating"]
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+# ------------------------------------------------------------------------------ describe
+
+
+def test_describe_pod_with_events(capsys, agent):
+    pod = make_running(agent, "web")
+    agent.store.record_event(
+        {
+            "type": "Normal",
+            "reason": "Started",
+            "message": "Started container app",
+            "involvedObject": {
+                "kind": "Pod",
+                "name": "web",
+                "namespace": "default",
+                "uid": pod["metadata"]["uid"],
+            },
+            "source": {"component": "kubelet", "host": "node1"},
+        }
+    )
+    agent.store.record_event(
+        {
+            "type": "Normal",
+            "reason": "Started",
+            "message": "an older pod of the same name",
+            "involvedObject": {"kind": "Pod", "name": "web", "namespace": "default", "uid": "old"},
+        }
+    )
+    code, out, err = kubectl(capsys, agent, "describe", "pod", "web")
+    assert (code, err) == (0, "")
+    assert out.startswith("Name:             web\nNamespace:        default\n")
+    assert "IP:               10.244.0.5\n" in out
+    assert "    State:          Running\n" in out
+    events = out.split("Events:\n")[1].splitlines()
+    assert events[0].split() == ["Type", "Reason", "Age", "From", "Message"]
+    assert len(events) == 3
+    assert events[2].split()[:2] == ["Normal", "Started"]
+    assert events[2].endswith("kubelet  Started container app")
+
+
+def test_describe_missing_pod(capsys, agent):
+    code, _, err = kubectl(capsys, agent, "describe", "pod", "nope")
+    assert (code, err) == (1, 'Error from server (NotFound): pods "nope" not found\n')
+
+
+# ------------------------------------------------------------------------------ logs
+
+
+def test_logs_tail_timestamps_and_container(capsys, agent):
+    make_running(agent, "web")
+    agent.hooks.write_log("web", "app", ["one", "two", "three"])
+    assert kubectl(capsys, agent, "logs", "web") == (0, "one\ntwo\nthree\n", "")
+    assert kubectl(capsys, agent, "logs", "pod/web", "--tail", "2") == (0, "two\nthree\n", "")
+    _code, out, _ = kubectl(capsys, agent, "logs", "web", "--tail=1", "--timestamps")
+    assert out == "1970-01-01T00:00:02.000000000Z three\n"
+    make_running(agent, "two", "a", "b")
+    agent.hooks.write_log("two", "a", ["from a"])
+    agent.hooks.write_log("two", "b", ["from b"])
+    assert kubectl(capsys, agent, "logs", "two") == (
+        0,
+        "from a\n",
+        'Defaulted container "a" out of: a, b\n',
+    )
+    assert kubectl(capsys, agent, "logs", "two", "-c", "b") == (0, "from b\n", "")
+
+
+def test_logs_errors_are_kubectls(capsys, agent):
+    agent.store.create(pod_manifest("new"))
+    assert kubectl(capsys, agent, "logs", "new") == (
+        1,
+        "",
+        'Error from server (BadRequest): container "app" in pod "new" is waiting to start: '
+        "ContainerCreating\n",
+    )
+    make_running(agent, "web")
+    code, _, err = kubectl(capsys, agent, "logs", "web", "--previous")
+    assert code == 1
+    assert err == (
+        'Error from server (BadRequest): previous terminated container "app" in pod "web" '
+        "not found\n"
+    )
+
+
+def test_logs_follow_streams_until_the_container_ends(agent):
+    make_running(agent, "web")
+    agent.hooks.write_log("web", "app", ["first"])
+    proc = cli_process(agent, "logs", "-f", "web")
+    try:
+        assert read_line(proc.stdout) == "first\n"
+        agent.hooks.write_log("web", "app", ["second"])
+        assert read_line(proc.stdout) == "second\n"
+        agent.hooks.finished["web/app"].set()
+        assert proc.wait(10) == 0
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+# ------------------------------------------------------------------------------ delete
+
+
+def test_delete_waits_until_the_kubelet_removed_the_pod(capsys, agent, kubelet):
+    make_running(agent, "web")
+    code, out, err = kubectl(capsys, agent, "delete", "pod", "web")
+    assert (code, out, err) == (0, 'pod "web" deleted\n', "")
+    assert agent.store.list("Pod")[0] == []
+
+
+def test_delete_without_wait_leaves_the_pod_terminating(capsys, agent):
+    make_running(agent, "web")
+    code, out, _ = kubectl(
+        capsys, agent, "delete", "pod", "web", "--wait=false", "--grace-period", "12"
+    )
+    assert (code, out) == (0, 'pod "web" deleted\n')
+    pod = agent.store.get("Pod", "default", "web")
+    assert pod["metadata"]["deletionGracePeriodSeconds"] == 12
+    code, out, _ = kubectl(capsys, agent, "get", "pods")
+    assert out.splitlines()[1].split()[2] == "Terminating"
+
+
+def test_delete_force_removes_at_once(capsys, agent):
+    make_running(agent, "web")
+    code, out, err = kubectl(capsys, agent, "delete", "pod", "web", "--force")
+    assert (code, out) == (0, 'pod "web" force deleted\n')
+    assert err.startswith("Warning: Immediate deletion does not wait for confirmation")
+    assert agent.store.list("Pod")[0] == []
+
+
+def test_delete_grace_zero_without_force_means_one_second(capsys, agent):
+    make_running(agent, "web")
+    kubectl(capsys, agent, "delete", "pod", "web", "--grace-period=0", "--wait=false")
+    assert agent.store.get("Pod", "default", "web")["metadata"]["deletionGracePeriodSeconds"] == 1
+
+
+def test_delete_missing_and_all_and_file(capsys, agent, kubelet, tmp_path):
+    code, _, err = kubectl(capsys, agent, "delete", "pod", "nope")
+    assert (code, err) == (1, 'Error from server (NotFound): pods "nope" not found\n')
+    make_running(agent, "a")
+    make_running(agent, "b")
+    code, out, _ = kubectl(capsys, agent, "delete", "pods", "--all")
+    assert (code, out) == (0, 'pod "a" deleted\npod "b" deleted\n')
+    assert agent.store.list("Pod")[0] == []
+    f = write(tmp_path / "pod.yaml", pod_manifest("c"))
+    kubectl(capsys, agent, "apply", "-f", f)
+    code, out, _ = kubectl(capsys, agent, "delete", "-f", f)
+    # never scheduled to a running kubelet's worker? it is: node1 is set, so graceful
+    assert (code, out) == (0, 'pod "c" deleted\n')
+    assert agent.store.list("Pod")[0] == []
+
+
+def test_delete_rc(capsys, agent):
+    rc = {
+        "apiVersion": "v1",
+        "kind": "ReplicationController",
+        "metadata": {"name": "front"},
+        "spec": {
+            "template": {
+                "metadata": {"labels": {"app": "f"}},
+                "spec": {"containers": [{"name": "c", "image": "busybox"}]},
+            }
+        },
+    }
+    agent.store.create(rc)
+    code, out, _ = kubectl(capsys, agent, "delete", "rc", "front")
+    assert (code, out) == (0, 'replicationcontroller "front" deleted\n')
+
+
+# ------------------------------------------------------------------------------ no agent
+
+
+def test_no_agent_gives_a_clear_message(capsys, tmp_path):
+    run_dir = str(tmp_path / "nothing")
+    with pytest.raises(SystemExit) as exited:
+        main(["--run-dir", run_dir, "get", "pods"])
+    _, err = capsys.readouterr()
+    assert exited.value.code == 1
+    assert err == (
+        f"error: cannot reach the agent at {run_dir}/api.sock: is `minikube-py agent` running?\n"
+    )
