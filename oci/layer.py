@@ -23,10 +23,11 @@ entry that names the root as a non-directory, a whiteout of `.` or `..`, and
 unsupported tar types are refused.  `trusted.overlay.*` xattrs from a layer
 are dropped: they would steer overlayfs (redirects, opaque) from image data.
 
-Known differences from applying onto a merged view (containerd): in OVERLAY
-mode a path whose parent is a symlink in a *lower* layer is created as a real
-directory in this layer (docker- and umoci-made layers never contain such
-paths).
+Known differences from applying onto a merged view (containerd): an OVERLAY
+snapshot is applied before its lowers are known, so a whiteout or opaque marker
+under a path that is a symlink only in a lower layer is placed by
+`settle_on_lowers` afterwards, and an explicit directory entry over a lower
+directory symlink replaces the symlink (as containerd's RemoveAll does).
 """
 
 from __future__ import annotations
