@@ -55,9 +55,8 @@ def main() -> int:
             cli = [sys.executable, "-m", "minikube_py"]
             rc = subprocess.run([*cli, "run", "-f", pod_file]).returncode
             logs = "/var/log/pods"
-            for d in sorted(os.listdir(logs)):
-                if d.startswith("default_httpd-wget_"):
-                    latest = d
+            runs = [d for d in os.listdir(logs) if d.startswith("default_httpd-wget_")]
+            latest = max(runs, key=lambda d: os.stat(os.path.join(logs, d)).st_mtime)
             from minikube_py.logs.reader import read_log
 
             fetched = b"".join(read_log(os.path.join(logs, latest, "wget", "0.log")))
