@@ -695,11 +695,9 @@ class _Applier:
             base = [] if link.startswith("/") else parts[:-1]
             target = lowers_mod.resolve(view, [*base, *link.split("/")], follow_last=True)
             tkey = "/".join(target)
-            if not target or tkey == path or tkey.startswith(path + "/"):
-                continue
-            if path.startswith(tkey + "/"):
-                continue
-            there = lowers_mod.find(view, target)
+            if tkey == path or tkey.startswith(path + "/"):
+                continue  # into itself: leave the layer's directory where it is
+            there = lowers_mod.find(view, target) if target else None
             if there is not None:
                 there.close()
                 if not stat.S_ISDIR(there.st.st_mode):

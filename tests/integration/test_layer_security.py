@@ -40,9 +40,21 @@ class Sandbox:
     def tree(self) -> dict:
         return snapshot_tree(self.base, skip=self.root)
 
-    def apply(self, entries: list[dict], mode: str) -> None:
+    def apply(
+        self,
+        entries: list[dict],
+        mode: str,
+        lowers: list[str] | None = None,
+        expect_error: str | None = None,
+    ) -> None:
         write_layer(self.layer, entries)
-        apply_layer(self.layer, self.root, mode=mode, lowers=[] if mode == OVERLAY else None)
+        if lowers is None and mode == OVERLAY:
+            lowers = []
+        if expect_error is None:
+            apply_layer(self.layer, self.root, mode=mode, lowers=lowers)
+            return
+        with pytest.raises(LayerError, match=expect_error):
+            apply_layer(self.layer, self.root, mode=mode, lowers=lowers)
 
     def assert_outside_unchanged(self) -> None:
         assert self.tree() == self.before
@@ -216,3 +228,40 @@ def test_symlink_to_outside_file_is_kept_but_never_written(box, mode):
     box.apply([symlink("link", box.victim), file("link", "pwned\n")], mode)
     box.assert_outside_unchanged()
     assert os.path.isfile(box.inside("link"))
+
+
+def test_lower_layer_symlinks_do_not_lead_settling_outside(box, tmp_path):
+    lower = str(tmp_path / "lower")
+    os.mkdir(lower)
+    write_layer(
+        str(tmp_path / "lower.tar"),
+        [
+            symlink("slash", "/"),
+            symlink("up", "../" * 20 + box.outside.lstrip("/")),
+            symlink("abs", box.outside),
+            symlink("loop", "loop"),
+            file("lib/real.so", "real\n"),
+        ],
+    )
+    apply_layer(str(tmp_path / "lower.tar"), lower, mode=OVERLAY, lowers=[])
+    box.apply(
+        [
+            file(f"slash/tmp/{box.unique}", "pwned\n"),
+            file("up/victim", "pwned\n"),
+            file("abs/dir/new", "pwned\n"),
+            hardlink("stolen", "abs/victim"),  # the in-root copy of the path, made above
+        ],
+        OVERLAY,
+        lowers=[lower],
+    )
+    box.assert_outside_unchanged()
+    # each write followed the lower symlink inside the root, as if the root were `/`
+    assert os.path.isfile(box.inside("tmp", box.unique))
+    assert os.path.isfile(box.inside(box.outside, "dir/new"))
+    with open(box.inside("stolen")) as f:
+        assert f.read() == "pwned\n"
+    assert os.lstat(box.inside("stolen")).st_ino == os.lstat(box.inside(box.victim)).st_ino
+    # a lower symlink to itself: the layer's own directory simply shadows it
+    box.apply([file("loop/x", "x")], OVERLAY, lowers=[lower])
+    box.assert_outside_unchanged()
+    assert os.path.isfile(box.inside("loop/x"))
