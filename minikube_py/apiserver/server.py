@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 
 KUBERNETES_VERSION = (1, 28)  # the API shapes followed
 _WATCH_POLL = 1.0  # how often an idle watch checks that its client is still there
+_WATCH_BACKLOG = 10000  # changes a slow client may fall behind before it must re-list
 
 
 class Hooks(Protocol):
@@ -476,7 +477,9 @@ class _Handler(BaseHTTPRequestHandler):
         timeout = self.query.get("timeoutSeconds")
         deadline = time.monotonic() + float(timeout) if timeout else None
         try:
-            watch = store.watch(kind, namespace, rv, labels, fields, copy_objects=False)
+            watch = store.watch(
+                kind, namespace, rv, labels, fields, copy_objects=False, max_pending=_WATCH_BACKLOG
+            )
         except APIError as e:
             if e.code != 410:
                 raise

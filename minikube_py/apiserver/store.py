@@ -45,7 +45,6 @@ KINDS = (POD, RC, EVENT)
 ADDED, MODIFIED, DELETED = "ADDED", "MODIFIED", "DELETED"
 
 _RV_BLOCK = 1000  # resourceVersions reserved per write of apiserver.json
-_WATCH_QUEUE_MAX = 10000  # a watcher this far behind is dropped (it gets 410 and re-lists)
 
 Key = tuple[str, str, str]
 
@@ -78,6 +77,7 @@ class Watch:
         labels: LabelSelector,
         fields: FieldSelector,
         copy_objects: bool,
+        max_pending: int | None,
     ) -> None:
         self._store = store
         self.kind = kind
@@ -85,6 +85,7 @@ class Watch:
         self._labels = labels
         self._fields = fields
         self._copy = copy_objects
+        self._max_pending = max_pending
         self._queue: collections.deque[tuple[str, dict[str, Any]]] = collections.deque()
         self._cond = threading.Condition()
         self._closed = False
@@ -113,7 +114,7 @@ class Watch:
         with self._cond:
             if self._closed:
                 return
-            if len(self._queue) >= _WATCH_QUEUE_MAX:
+            if self._max_pending is not None and len(self._queue) >= self._max_pending:
                 self._expired = True
                 self._closed = True
                 self._queue.clear()
@@ -421,14 +422,19 @@ class ObjectStore:
         field_selector: str | FieldSelector | None = None,
         *,
         copy_objects: bool = True,
+        max_pending: int | None = None,
     ) -> Watch:
         """Changes of ``kind`` (in ``namespace``, or all).  Without a resourceVersion (or
         "0") the current objects come first as ADDED; with one, the changes after it are
-        replayed (410 Expired if the history no longer reaches back that far)."""
+        replayed (410 Expired if the history no longer reaches back that far).
+
+        ``max_pending``: a watcher with this many undelivered changes is dropped (its next
+        read raises 410, so a remote client re-lists); None (in-process) never drops.
+        """
         if kind not in KINDS:
             raise errors.bad_request(f"unknown kind {kind!r}")
         labels, fields = self._selectors(kind, label_selector, field_selector)
-        w = Watch(self, kind, namespace, labels, fields, copy_objects)
+        w = Watch(self, kind, namespace, labels, fields, copy_objects, max_pending)
         with self._lock:
             if resource_version in (None, "", "0"):
                 current = sorted(

@@ -194,6 +194,8 @@ def get(opts, resource, names, output, selector, field_selector, namespace, all_
             else:
                 resources.append(resolve_resource(word))
         targets = [(r, list(names)) for r in dict.fromkeys(resources)]
+    if all_namespaces and any(wanted for _, wanted in targets):
+        raise click.UsageError("a resource cannot be retrieved by name across all namespaces")
     several_types = len(targets) > 1 or resource.split(",").count("all") > 0
     if watch and len(targets) > 1:
         raise click.UsageError("you may only specify a single resource type with --watch")

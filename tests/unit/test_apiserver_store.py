@@ -372,3 +372,16 @@ def test_an_unreadable_stored_object_is_skipped(tmp_path):
     (root / "pods" / "broken").mkdir()
     (root / "pods" / "broken" / "pod.json").write_text("{not json")
     assert [p["metadata"]["name"] for p in ObjectStore(str(root)).list("Pod")[0]] == ["web"]
+
+
+def test_a_remote_watcher_too_far_behind_is_expired_but_in_process_ones_never(store):
+    slow = store.watch("Pod", max_pending=3)
+    patient = store.watch("Pod")
+    for i in range(5):
+        store.create(pod_manifest(f"p{i}"))
+    with pytest.raises(APIError) as err:
+        while slow.get(timeout=0.1) is not None:
+            pass
+    assert err.value.code == 410
+    assert len(take(patient, 5)) == 5
+    patient.close()
