@@ -292,34 +292,18 @@ class _Handler(BaseHTTPRequestHandler):
     # -------------------------------------------------------------------------- routes
 
     def _route(self, method: str, parts: list[str], path: str) -> None:
-        store = self.server.store
-        if parts == ["healthz"] or parts == ["livez"] or parts == ["readyz"]:
-            return self._only(method, "GET", path) or self._healthz()
-        if parts == ["metrics"]:
+        fixed = _FIXED_ROUTES.get(tuple(parts))
+        if fixed is not None:
             self._only(method, "GET", path)
-            return self._send(
-                200, self.server.hooks.metrics(), "text/plain; version=0.0.4; charset=utf-8"
-            )
-        if parts == ["pods"]:
-            self._only(method, "GET", path)
-            items, rv = store.list(POD, None)
-            if store.node_name:
-                items = [p for p in items if p["spec"].get("nodeName") == store.node_name]
-            return self._send_json(200, _list_doc(POD, items, rv))
-        if parts == ["version"]:
-            return self._only(method, "GET", path) or self._send_json(200, _version_doc())
-        if parts == ["api"]:
-            return self._only(method, "GET", path) or self._send_json(200, _API_VERSIONS)
-        if parts == ["api", "v1"]:
-            return self._only(method, "GET", path) or self._send_json(200, _RESOURCE_LIST)
+            return fixed(self)
         if len(parts) < 3 or parts[:2] != ["api", "v1"]:
             raise errors.route_not_found(path)
+        store = self.server.store
         rest = parts[2:]
         if rest[0] == "namespaces":
-            if len(rest) == 1:
-                return self._only(method, "GET", path) or self._namespaces()
-            if len(rest) == 2:
-                return self._only(method, "GET", path) or self._namespace(rest[1])
+            if len(rest) <= 2:
+                self._only(method, "GET", path)
+                return self._namespace(rest[1]) if len(rest) == 2 else self._namespaces()
             namespace: str | None = rest[1]
             rest = rest[2:]
         else:
@@ -343,7 +327,8 @@ class _Handler(BaseHTTPRequestHandler):
         if sub == "log":
             if kind != POD:
                 raise errors.route_not_found(path)
-            return self._only(method, "GET", path) or self._log(namespace, name)
+            self._only(method, "GET", path)
+            return self._log(namespace, name)
         if method == "GET":
             return self._send_json(200, store.get(kind, namespace, name))
         if method == "PUT":
@@ -362,6 +347,17 @@ class _Handler(BaseHTTPRequestHandler):
     def _only(self, method: str, allowed: str, path: str) -> None:
         if method != allowed:
             raise errors.method_not_allowed(method, path)
+
+    def _metrics(self) -> None:
+        self._send(200, self.server.hooks.metrics(), "text/plain; version=0.0.4; charset=utf-8")
+
+    def _node_pods(self) -> None:
+        """Kubelet's /pods: a PodList of the pods bound to this node."""
+        store = self.server.store
+        items, rv = store.list(POD, None)
+        if store.node_name:
+            items = [p for p in items if p["spec"].get("nodeName") == store.node_name]
+        self._send_json(200, _list_doc(POD, items, rv))
 
     def _healthz(self) -> None:
         if self.server.hooks.healthy():
@@ -608,6 +604,17 @@ def _check_log_available(pod: dict[str, Any], container: str, previous: bool) ->
             f'container "{container}" in pod "{name}" is waiting to start: {reason}'
         )
 
+
+_FIXED_ROUTES: dict[tuple[str, ...], Callable[[_Handler], None]] = {
+    ("healthz",): _Handler._healthz,
+    ("livez",): _Handler._healthz,
+    ("readyz",): _Handler._healthz,
+    ("metrics",): _Handler._metrics,
+    ("pods",): _Handler._node_pods,
+    ("version",): lambda h: h._send_json(200, _version_doc()),
+    ("api",): lambda h: h._send_json(200, _API_VERSIONS),
+    ("api", "v1"): lambda h: h._send_json(200, _RESOURCE_LIST),
+}
 
 # ------------------------------------------------------------------------------ documents
 
