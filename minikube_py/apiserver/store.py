@@ -195,7 +195,7 @@ class ObjectStore:
         self._rc_dir = os.path.join(state_root, "controllers")
         self._counter_path = os.path.join(state_root, "apiserver.json")
         for d in (state_root, self._pods_dir, self._rc_dir):
-            os.makedirs(d, mode=0o700, exist_ok=True)
+            os.makedirs(d, exist_ok=True)  # shared with the kubelet: files are 0600
         self._rv = 0
         self._reserved = 0
         self._load()
@@ -556,7 +556,7 @@ class ObjectStore:
                     return
                 data = json.loads(json.dumps(current))
             path = self._path(data)
-            os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
             atomic_write_json(path, data, perm=0o600)
             self._written_rv[uid] = rv
 
