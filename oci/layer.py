@@ -256,6 +256,7 @@ def settle_on_lowers(
     if not lowers or not (result.pending_links or result.implicit_dirs):
         return
     applier = _Applier(dest, OVERLAY, what)
+    applier.implicit = {}  # from here on: only the directories settling itself makes
     try:
         view = [dest, *lowers]
         moves = applier.follow_lower_symlinks(result.implicit_dirs, lowers, view)

@@ -406,3 +406,18 @@ def test_snapshot_temp_root_asks_ext4_to_spread_new_snapshots(tmp_path):
     finally:
         os.close(fd)
     assert flags & 0x00020000  # FS_TOPDIR_FL, chattr +T
+
+
+@pytest.mark.root
+def test_a_layer_root_entry_is_kept_and_an_implied_root_takes_the_lower_root(tmp_path):
+    lower, _ = apply(tmp_path, [directory("./", mode=0o750, uid=5)], str(tmp_path / "lower"))
+    with_root, _ = apply(
+        tmp_path,
+        [directory("./", mode=0o711), file("a", "a")],
+        str(tmp_path / "u1"),
+        lowers=[lower],
+    )
+    implied, _ = apply(tmp_path, [file("b", "b")], str(tmp_path / "u2"), lowers=[lower])
+    assert stat.S_IMODE(os.stat(with_root).st_mode) == 0o711
+    st = os.stat(implied)
+    assert (stat.S_IMODE(st.st_mode), st.st_uid) == (0o750, 5)
