@@ -269,3 +269,84 @@ def _describe_events(w: _Writer, events: list[dict[str, Any]]) -> None:
             source,
             str(e.get("message", "")).strip(),
         )
+
+
+def describe_replication_controller(
+    rc: dict[str, Any], pods: list[dict[str, Any]], events: list[dict[str, Any]]
+) -> str:
+    """kubectl's describe of an RC: selector, replicas, pods by phase, the pod template."""
+    meta = rc.get("metadata") or {}
+    spec = rc.get("spec") or {}
+    status = rc.get("status") or {}
+    template = spec.get("template") or {}
+    w = _Writer()
+    w.write(0, "Name:", meta.get("name", ""))
+    w.write(0, "Namespace:", meta.get("namespace", ""))
+    w.write(0, "Selector:", ",".join(_map_lines(spec.get("selector"))))
+    _multiline(w, 0, "Labels:", _map_lines(meta.get("labels")))
+    _multiline(w, 0, "Annotations:", _map_lines(meta.get("annotations")))
+    w.write(
+        0, "Replicas:", f"{status.get('replicas', 0)} current / {spec.get('replicas', 1)} desired"
+    )
+    phases = [(p.get("status") or {}).get("phase", "Pending") for p in pods]
+    w.write(
+        0,
+        "Pods Status:",
+        f"{phases.count('Running')} Running / {phases.count('Pending')} Waiting / "
+        f"{phases.count('Succeeded')} Succeeded / {phases.count('Failed')} Failed",
+    )
+    w.write(0, "Pod Template:")
+    tmeta = template.get("metadata") or {}
+    tspec = template.get("spec") or {}
+    _multiline(w, 1, "Labels:", _map_lines(tmeta.get("labels")))
+    if tspec.get("initContainers"):
+        w.write(1, "Init Containers:")
+        for c in tspec["initContainers"]:
+            _describe_template_container(w, c)
+    w.write(1, "Containers:")
+    for c in tspec.get("containers") or []:
+        _describe_template_container(w, c)
+    volumes = tspec.get("volumes") or []
+    if not volumes:
+        w.write(1, "Volumes:", NONE)
+    else:
+        w.write(1, "Volumes:")
+        for v in volumes:
+            source = next((k for k in v if k != "name"), "")
+            w.write(2, f"{v['name']}:", source)
+    _describe_events(w, events)
+    return w.text()
+
+
+def _describe_template_container(w: _Writer, c: dict[str, Any]) -> None:
+    w.write(1, f" {c['name']}:")
+    w.write(2, "Image:", c.get("image", ""))
+    ports = c.get("ports") or []
+    w.write(
+        2,
+        "Port:",
+        ", ".join(f"{p.get('containerPort')}/{p.get('protocol', 'TCP')}" for p in ports) or NONE,
+    )
+    for title, key in (("Command:", "command"), ("Args:", "args")):
+        if c.get(key):
+            w.write(2, title)
+            for arg in c[key]:
+                w.write(3, str(arg))
+    env = c.get("env") or []
+    if not env:
+        w.write(2, "Environment:", NONE)
+    else:
+        w.write(2, "Environment:")
+        for e in env:
+            w.write(3, f"{e['name']}:", str(e.get("value", "")))
+    mounts = c.get("volumeMounts") or []
+    if not mounts:
+        w.write(2, "Mounts:", NONE)
+    else:
+        w.write(2, "Mounts:")
+        for m in mounts:
+            w.write(
+                3,
+                f"{m.get('mountPath')} from {m.get('name')} "
+                f"({'ro' if m.get('readOnly') else 'rw'})",
+            )

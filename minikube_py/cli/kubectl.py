@@ -633,8 +633,11 @@ def logs(opts, pod, container_arg, container, follow, previous, tail, timestamps
 @click.pass_obj
 @kubectl_errors
 def describe(opts, resource, names, namespace):
-    """Show a pod in detail, with its events (kubectl describe pod NAME)."""
-    from minikube_py.cli.describe import describe_pod
+    """Show pods or replication controllers in detail, with their events (kubectl describe).
+
+    describe pod|rc NAME... (all of the type when no NAME is given), or TYPE/NAME.
+    """
+    from minikube_py.cli.describe import describe_pod, describe_replication_controller
 
     ns = _namespace(namespace)
     if "/" in resource:
@@ -642,8 +645,9 @@ def describe(opts, resource, names, namespace):
         res, names = resolve_resource(kind_word), (first, *names)
     else:
         res = resolve_resource(resource)
-    if res != "pods":
-        raise click.UsageError("describe supports pods only for now")
+    if res == "events":
+        raise click.UsageError("describe works on pods and replicationcontrollers")
+    kind = KIND_OF[res]
     with client_for(opts) as client:
         if not names:
             names = tuple(o["metadata"]["name"] for o in client.list(res, ns)["items"])
@@ -666,9 +670,17 @@ def describe(opts, resource, names, namespace):
                 e
                 for e in events
                 if (e.get("involvedObject") or {}).get("uid") in (None, "", uid)
-                and (e.get("involvedObject") or {}).get("kind", "Pod") == "Pod"
+                and (e.get("involvedObject") or {}).get("kind", kind) == kind
             ]
-            texts.append(describe_pod(obj, events))
-        click.echo("\n\n".join(t.rstrip("\n") for t in texts))
+            if res == "pods":
+                texts.append(describe_pod(obj, events))
+            else:
+                selector = ",".join(
+                    f"{k}={v}" for k, v in sorted((obj["spec"].get("selector") or {}).items())
+                )
+                pods = client.list("pods", ns, label_selector=selector)["items"] if selector else []
+                texts.append(describe_replication_controller(obj, pods, events))
+        if texts:
+            click.echo("\n\n".join(t.rstrip("\n") for t in texts))
     if failed:
         sys.exit(1)

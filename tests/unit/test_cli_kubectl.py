@@ -460,3 +460,31 @@ def test_no_agent_gives_a_clear_message(capsys, tmp_path):
     assert err == (
         f"error: cannot reach the agent at {run_dir}/api.sock: is `minikube-py agent` running?\n"
     )
+
+
+def test_describe_rc_counts_its_pods(capsys, agent):
+    rc = {
+        "apiVersion": "v1",
+        "kind": "ReplicationController",
+        "metadata": {"name": "front"},
+        "spec": {
+            "replicas": 2,
+            "template": {
+                "metadata": {"labels": {"app": "front"}},
+                "spec": {"containers": [{"name": "c", "image": "busybox"}]},
+            },
+        },
+    }
+    agent.store.create(rc)
+    agent.store.update_status("ReplicationController", "default", "front", {"replicas": 1})
+    make_running(agent, "front-abcde")  # pod_manifest labels it app=front-abcde
+    pod = pod_manifest("front-x")
+    pod["metadata"]["labels"] = {"app": "front"}
+    agent.store.create(pod)
+    code, out, err = kubectl(capsys, agent, "describe", "rc", "front")
+    assert (code, err) == (0, "")
+    assert out.startswith("Name:         front\nNamespace:    default\nSelector:     app=front\n")
+    assert "Replicas:     1 current / 2 desired\n" in out
+    assert "Pods Status:  0 Running / 1 Waiting / 0 Succeeded / 0 Failed\n" in out
+    assert "    Image:        busybox\n" in out
+    assert out.endswith("Events:           <none>\n")
