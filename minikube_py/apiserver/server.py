@@ -260,7 +260,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _send_json(self, code: int, obj: Any) -> None:
         self._body()  # drain an unread body so the connection stays usable
-        self._send(code, json.dumps(obj).encode() + b"\n", "application/json")
+        self._send(code, _json(obj) + b"\n", "application/json")
 
     def _start_stream(self, content_type: str) -> None:
         self.send_response(200)
@@ -481,7 +481,7 @@ class _Handler(BaseHTTPRequestHandler):
                 raise
             # As the API server's watch cache does: a 200 stream carrying one ERROR event.
             self._start_stream("application/json")
-            self._chunk(json.dumps({"type": "ERROR", "object": e.status()}).encode() + b"\n")
+            self._chunk(_json({"type": "ERROR", "object": e.status()}) + b"\n")
             self._end_stream()
             return
         self.server.watches.add(watch)
@@ -499,14 +499,14 @@ class _Handler(BaseHTTPRequestHandler):
                     break
                 except APIError as e:
                     event = {"type": "ERROR", "object": e.status()}
-                    self._chunk(json.dumps(event).encode() + b"\n")
+                    self._chunk(_json(event) + b"\n")
                     break
                 if item is None:
                     if self._client_gone():
                         return
                     continue
                 type_, obj = item
-                self._chunk(json.dumps({"type": type_, "object": obj}).encode() + b"\n")
+                self._chunk(_json({"type": type_, "object": obj}) + b"\n")
             self._end_stream()
         finally:
             watch.close()
@@ -619,6 +619,11 @@ _FIXED_ROUTES: dict[tuple[str, ...], Callable[[_Handler], None]] = {
 # ------------------------------------------------------------------------------ documents
 
 
+def _json(obj: Any) -> bytes:
+    """Compact JSON, as the API server writes it."""
+    return json.dumps(obj, separators=(",", ":")).encode()
+
+
 def _true(value: str | None) -> bool:
     return value is not None and value.lower() in ("true", "1", "yes", "")
 
@@ -663,9 +668,11 @@ def _version_doc() -> dict[str, Any]:
         "buildDate": "",
         "goVersion": f"python{platform.python_version()}",
         "compiler": "cpython",
-        "platform": f"linux/{platform.machine()}",
+        "platform": "linux/" + _GOARCH.get(platform.machine(), platform.machine()),
     }
 
+
+_GOARCH = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "i686": "386"}
 
 _API_VERSIONS = {
     "kind": "APIVersions",
