@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 
 KUBERNETES_VERSION = (1, 28)  # the API shapes followed
 _WATCH_POLL = 1.0  # how often an idle watch checks that its client is still there
+_LOG_CHUNK = 1 << 16  # bytes of log sent per chunk when not following
 _WATCH_BACKLOG = 10000  # changes a slow client may fall behind before it must re-list
 
 
@@ -554,8 +555,19 @@ class _Handler(BaseHTTPRequestHandler):
         )
         self._start_stream("text/plain")
         try:
-            for line in lines:
-                self._chunk(line)
+            if follow:  # every line as soon as it is read
+                for line in lines:
+                    self._chunk(line)
+            else:  # a whole log: fewer, larger chunks
+                batch: list[bytes] = []
+                size = 0
+                for line in lines:
+                    batch.append(line)
+                    size += len(line)
+                    if size >= _LOG_CHUNK:
+                        self._chunk(b"".join(batch))
+                        batch, size = [], 0
+                self._chunk(b"".join(batch))
             self._end_stream()
         finally:
             close = getattr(lines, "close", None)
