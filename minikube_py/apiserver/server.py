@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 
 KUBERNETES_VERSION = (1, 28)  # the API shapes followed
 _WATCH_POLL = 1.0  # how often an idle watch checks that its client is still there
+_MAX_BODY = 3 << 20  # as the Kubernetes API server's limit on a request body
 _LOG_CHUNK = 1 << 16  # bytes of log sent per chunk when not following
 _WATCH_BACKLOG = 10000  # changes a slow client may fall behind before it must re-list
 
@@ -225,7 +226,18 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _body(self) -> bytes:
         if self._body_cache is None:
-            length = int(self.headers.get("Content-Length") or 0)
+            try:
+                length = int(self.headers.get("Content-Length") or 0)
+            except ValueError:
+                raise errors.bad_request("invalid Content-Length") from None
+            if length > _MAX_BODY:
+                self.close_connection = True  # the unread body cannot be skipped safely
+                self._body_cache = b""
+                raise errors.APIError(
+                    413,
+                    "RequestEntityTooLarge",
+                    f"the request body is {length} bytes; the limit is {_MAX_BODY}",
+                )
             self._body_cache = self.rfile.read(length) if length > 0 else b""
         return self._body_cache
 

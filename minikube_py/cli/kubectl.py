@@ -97,7 +97,13 @@ def _name_of(obj: dict[str, Any]) -> str:
 
 
 def _rows(
-    resource: str, items: list[dict[str, Any]], *, wide: bool, all_ns: bool, prefix: bool
+    resource: str,
+    items: list[dict[str, Any]],
+    *,
+    wide: bool,
+    all_ns: bool,
+    prefix: bool,
+    show_labels: bool = False,
 ) -> tuple[list[str], list[list[str]]]:
     from minikube_py.cli import printers
 
@@ -113,6 +119,11 @@ def _rows(
         rows = [_event_row(e) for e in items]
     if all_ns:
         header.insert(0, "NAMESPACE")
+    if show_labels:
+        header.append("LABELS")
+        for row, obj in zip(rows, items, strict=True):
+            labels = (obj.get("metadata") or {}).get("labels") or {}
+            row.append(",".join(f"{k}={v}" for k, v in sorted(labels.items())) or "<none>")
     return header, rows
 
 
@@ -166,9 +177,21 @@ class _RowPrinter:
 @click.option("-n", "--namespace", help="Namespace (default: default).")
 @click.option("-A", "--all-namespaces", is_flag=True, help="List across all namespaces.")
 @click.option("-w", "--watch", is_flag=True, help="After listing, watch for changes.")
+@click.option("--show-labels", is_flag=True, help="Add a LABELS column.")
 @click.pass_obj
 @kubectl_errors
-def get(opts, resource, names, output, selector, field_selector, namespace, all_namespaces, watch):
+def get(
+    opts,
+    resource,
+    names,
+    output,
+    selector,
+    field_selector,
+    namespace,
+    all_namespaces,
+    watch,
+    show_labels,
+):
     """Display pods, replication controllers or events (kubectl get).
 
     RESOURCE is pods|po|rc|replicationcontrollers|events|all (comma-separated for several),
@@ -217,7 +240,7 @@ def get(opts, resource, names, output, selector, field_selector, namespace, all_
             else:
                 lst = client.list(res, ns, label_selector=selector, field_selector=field_selector)
                 found.append((res, lst["items"], lst["metadata"].get("resourceVersion", "")))
-        _print_found(found, output, all_namespaces, several_types, ns, failed)
+        _print_found(found, output, all_namespaces, several_types, ns, failed, show_labels)
         if watch:
             res, items, rv = found[0]
             if not rv:  # named objects: watch them by name
@@ -232,7 +255,7 @@ def get(opts, resource, names, output, selector, field_selector, namespace, all_
                 targets[0][1],
                 output,
                 all_namespaces,
-                bool(items),
+                show_labels,
             )
     if failed:
         sys.exit(1)
@@ -248,6 +271,7 @@ def _print_found(
     several_types: bool,
     ns: str | None,
     failed: bool,
+    show_labels: bool,
 ) -> None:
     all_items = [o for _, items, _ in found for o in items]
     if output in ("json", "yaml"):
@@ -272,7 +296,14 @@ def _print_found(
         if not first:
             click.echo("")
         first = False
-        header, rows = _rows(res, items, wide=output == "wide", all_ns=all_ns, prefix=several_types)
+        header, rows = _rows(
+            res,
+            items,
+            wide=output == "wide",
+            all_ns=all_ns,
+            prefix=several_types,
+            show_labels=show_labels,
+        )
         _printer.print_table(header, rows)
 
 
@@ -290,7 +321,7 @@ def _watch(
     names: list[str],
     output: str | None,
     all_ns: bool,
-    printed: bool,
+    show_labels: bool,
 ) -> None:
     fields = field_selector
     if len(names) == 1:
@@ -305,7 +336,14 @@ def _watch(
         elif output == "name":
             click.echo(_name_of(obj))
         else:
-            header, rows = _rows(res, [obj], wide=output == "wide", all_ns=all_ns, prefix=False)
+            header, rows = _rows(
+                res,
+                [obj],
+                wide=output == "wide",
+                all_ns=all_ns,
+                prefix=False,
+                show_labels=show_labels,
+            )
             _printer.print_row(header, rows[0])
         sys.stdout.flush()
 

@@ -410,3 +410,19 @@ def test_log_previous_and_waiting_containers(agent):
     agent.store.update_status("Pod", "default", "web", status)
     agent.hooks.write_log("web", "app", ["crashed"], previous=True)
     assert b"".join(agent.client.log("default", "web", previous=True)) == b"crashed\n"
+
+
+def test_an_oversized_body_is_refused(agent):
+    sock = socket.socket(socket.AF_UNIX)
+    sock.connect(agent.server.socket_path)
+    sock.settimeout(5)
+    sock.sendall(
+        b"POST /api/v1/namespaces/default/pods HTTP/1.1\r\nHost: x\r\n"
+        b"Content-Length: 104857600\r\n\r\n{"
+    )
+    from minikube_py.apiserver.client import _Response
+
+    resp = _Response(sock.makefile("rb"))
+    doc = json.loads(resp.read())
+    sock.close()
+    assert resp.status == 413 and doc["reason"] == "RequestEntityTooLarge"

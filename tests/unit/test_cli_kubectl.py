@@ -488,3 +488,11 @@ def test_describe_rc_counts_its_pods(capsys, agent):
     assert "Pods Status:  0 Running / 1 Waiting / 0 Succeeded / 0 Failed\n" in out
     assert "    Image:        busybox\n" in out
     assert out.endswith("Events:           <none>\n")
+
+
+def test_get_show_labels(capsys, agent):
+    make_running(agent, "web")
+    code, out, _ = kubectl(capsys, agent, "get", "pods", "--show-labels")
+    lines = out.splitlines()
+    assert code == 0
+    assert lines[0].split()[-1] == "LABELS" and lines[1].split()[-1] == "app=web"
