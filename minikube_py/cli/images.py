@@ -127,21 +127,21 @@ class TerminalProgress:
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
 @click.pass_obj
 def pull(opts: GlobalOptions, ref: str, platform: str | None, quiet: bool) -> None:
-    """Pull image REF from its registry into the local store."""
-    from oci.pull import pull as pull_image
+    """Pull image REF from its registry into the local store, and unpack its layers
+    into snapshots so that a pod can start from it at once (as `crictl pull` does)."""
+    from oci.image import ImageService
 
     stdout = click.get_text_stream("stdout")
     reporter = None
     if not quiet:
         reporter = TerminalProgress(stdout) if stdout.isatty() else LineProgress(stdout)
-    image = pull_image(
-        ref,
-        _store(opts),
-        platform=platform,
+    with ImageService(
+        opts.root,
         insecure_registries=opts.insecure_registries,
         registry_config=opts.registry_config,
-        progress=reporter,
-    )
+    ) as service:
+        prepared = service.pull_and_unpack(ref, platform=platform, progress=reporter)
+        image = service.store.image(prepared.ref)
     if reporter is not None:
         reporter.finish()
     if not quiet:
