@@ -206,7 +206,7 @@ class Client:
         conn, resp = self._open("GET", collection_path(resource, namespace), query, None, None)
         try:
             while True:
-                line = resp.readline()
+                line = self._streamed(resp.readline)
                 if not line:
                     return
                 if not line.strip():
@@ -241,7 +241,7 @@ class Client:
         conn, resp = self._open("GET", path, query, None, None)
         try:
             while True:
-                data = resp.read1(65536)
+                data = self._streamed(resp.read1)
                 if not data:
                     return
                 yield data
@@ -263,23 +263,30 @@ class Client:
     ) -> dict[str, Any]:
         """One JSON request on a kept-alive connection; the decoded answer."""
         data = json.dumps(body).encode() if body is not None else None
-        for attempt in (0, 1):
+        while True:
+            reused = self._conn is not None
             conn = self._conn or self._connect(self.timeout)
+            self._conn = None
             try:
                 resp = self._send(conn, method, path, query, data)
                 raw = resp.read()
-            except (BrokenPipeError, ConnectionResetError):
+            except (BrokenPipeError, ConnectionResetError) as e:
                 conn.close()
-                self._conn = None
-                if attempt:  # a kept-alive connection the server had closed: retry once
-                    raise
-                continue
-            self._conn = conn
+                if reused:  # a kept-alive connection the server had closed: try a new one
+                    continue
+                raise AgentUnreachable(
+                    f"lost the connection to the agent at {self.socket_path}: {e}"
+                ) from None
+            except OSError as e:  # a timeout, mostly
+                conn.close()
+                raise AgentUnreachable(
+                    f"no answer from the agent at {self.socket_path}: {e.strerror or e}"
+                ) from None
             if resp.will_close:
                 conn.close()
-                self._conn = None
+            else:
+                self._conn = conn
             return _decode(raw, resp.status)
-        raise AssertionError("unreachable")
 
     def close(self) -> None:
         if self._conn is not None:
@@ -293,6 +300,15 @@ class Client:
         self.close()
 
     # -------------------------------------------------------------------------- internals
+
+    def _streamed(self, read: Any) -> bytes:
+        try:
+            return read()
+        except (ConnectionError, OSError) as e:
+            raise AgentUnreachable(
+                f"lost the connection to the agent at {self.socket_path}: "
+                f"{getattr(e, 'strerror', None) or e}"
+            ) from None
 
     def _connect(self, timeout: float | None) -> _Connection:
         try:

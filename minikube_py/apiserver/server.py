@@ -80,6 +80,9 @@ class ApiServer:
             w.close()
         self._thread.join(timeout=5)
         srv.server_close()
+        deadline = time.monotonic() + 1.0  # let watch streams write their last chunk
+        while srv.watches and time.monotonic() < deadline:
+            time.sleep(0.01)
         os.close(srv.wake_r)
         os.close(srv.wake_w)
         for conn in list(srv.connections):  # kept-alive clients must not outlive the server

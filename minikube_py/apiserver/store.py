@@ -184,9 +184,12 @@ class ObjectStore:
         self._lock = threading.RLock()
         self._objects: dict[Key, dict[str, Any]] = {}
         self._watchers: dict[str, set[Watch]] = {k: set() for k in KINDS}
-        self._history: collections.deque[tuple[int, str, str, dict[str, Any], Any]] = (
-            collections.deque(maxlen=history_size)
-        )
+        # Recent changes per kind (so a burst of Events does not push Pods out), and the
+        # newest resourceVersion each history has had to forget.
+        self._history: dict[str, collections.deque[tuple[int, str, dict[str, Any], Any]]] = {
+            k: collections.deque(maxlen=history_size) for k in KINDS
+        }
+        self._forgotten: dict[str, int] = dict.fromkeys(KINDS, 0)
         self._event_index: dict[tuple[str, str, str], Key] = {}
         self._max_events = max_events
         self._persist_locks: dict[str, threading.Lock] = collections.defaultdict(threading.Lock)
@@ -449,12 +452,11 @@ class ObjectStore:
                     raise errors.bad_request(
                         f'invalid resourceVersion "{resource_version}": not a number'
                     ) from None
-                oldest = self._history[0][0] - 1 if self._history else self._rv
-                floor = max(self._floor, oldest)
+                floor = max(self._floor, self._forgotten[kind])
                 if since < floor:
                     raise errors.gone(f"too old resource version: {since} ({floor})")
-                for rv, k, type_, obj, old in self._history:
-                    if rv > since and k == kind:
+                for rv, type_, obj, old in self._history[kind]:
+                    if rv > since:
                         w._offer(type_, obj, old)
             self._watchers[kind].add(w)
         return w
@@ -507,7 +509,10 @@ class ObjectStore:
     def _publish(
         self, rv: int, kind: str, type_: str, obj: dict[str, Any], old: dict[str, Any] | None
     ) -> None:
-        self._history.append((rv, kind, type_, obj, old))
+        history = self._history[kind]
+        if len(history) == history.maxlen:
+            self._forgotten[kind] = history[0][0]
+        history.append((rv, type_, obj, old))
         for w in list(self._watchers[kind]):
             w._offer(type_, obj, old)
 

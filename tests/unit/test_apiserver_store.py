@@ -385,3 +385,16 @@ def test_a_remote_watcher_too_far_behind_is_expired_but_in_process_ones_never(st
     assert err.value.code == 410
     assert len(take(patient, 5)) == 5
     patient.close()
+
+
+def test_a_burst_of_events_does_not_expire_pod_watches(tmp_path):
+    store = ObjectStore(str(tmp_path), history_size=5)
+    pod = store.create(pod_manifest("web"))
+    for i in range(20):
+        store.record_event({"reason": "R", "message": str(i), "involvedObject": {"uid": "u"}})
+    with store.watch("Pod", None, resource_version=pod["metadata"]["resourceVersion"]) as w:
+        store.update_status("Pod", "default", "web", {"phase": "Running"})
+        assert take(w, 1) == [("MODIFIED", "web")]
+    with pytest.raises(APIError) as err:
+        store.watch("Event", None, resource_version=pod["metadata"]["resourceVersion"])
+    assert err.value.code == 410
