@@ -200,6 +200,7 @@ def get(
     ns = None if all_namespaces else _namespace(namespace)
     targets: list[tuple[str, list[str]]] = []
     if "/" in resource:
+        by_type: dict[str, list[str]] = {}
         for word in (resource, *names):
             kind_word, _, name = word.partition("/")
             if not name:
@@ -207,7 +208,8 @@ def get(
                     "there is no need to specify a resource type as a separate argument when "
                     "passing arguments in resource/name form"
                 )
-            targets.append((resolve_resource(kind_word), [name]))
+            by_type.setdefault(resolve_resource(kind_word), []).append(name)
+        targets = list(by_type.items())
     else:
         words = resource.split(",")
         resources: list[str] = []
@@ -219,7 +221,7 @@ def get(
         targets = [(r, list(names)) for r in dict.fromkeys(resources)]
     if all_namespaces and any(wanted for _, wanted in targets):
         raise click.UsageError("a resource cannot be retrieved by name across all namespaces")
-    several_types = len(targets) > 1 or resource.split(",").count("all") > 0
+    several_types = len(targets) > 1 or "all" in resource.split(",") or "/" in resource
     if watch and len(targets) > 1:
         raise click.UsageError("you may only specify a single resource type with --watch")
     with client_for(opts) as client:
@@ -243,8 +245,13 @@ def get(
         _print_found(found, output, all_namespaces, several_types, ns, failed, show_labels)
         if watch:
             res, items, rv = found[0]
-            if not rv:  # named objects: watch them by name
-                rv = client.list(res, ns)["metadata"]["resourceVersion"]
+            if not rv:  # named objects: from the oldest of their versions
+                versions = [int(o["metadata"]["resourceVersion"]) for o in items]
+                rv = (
+                    str(min(versions))
+                    if versions
+                    else client.list(res, ns)["metadata"]["resourceVersion"]
+                )
             _watch(
                 client,
                 res,

@@ -496,3 +496,12 @@ def test_get_show_labels(capsys, agent):
     lines = out.splitlines()
     assert code == 0
     assert lines[0].split()[-1] == "LABELS" and lines[1].split()[-1] == "app=web"
+
+
+def test_get_type_slash_name_form(capsys, agent):
+    make_running(agent, "a")
+    make_running(agent, "b")
+    code, out, _ = kubectl(capsys, agent, "get", "pod/a", "pod/b")
+    lines = out.splitlines()
+    assert code == 0 and len(lines) == 3
+    assert [line.split()[0] for line in lines[1:]] == ["pod/a", "pod/b"]
