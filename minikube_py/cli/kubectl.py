@@ -438,19 +438,14 @@ def apply(opts, filenames, namespace):
             name = data["metadata"].get("name", "")
             source = "STDIN" if path == "-" else path
             try:
-                if name:
-                    try:
-                        current = client.get(resource, ns, name)
-                    except APIError as e:
-                        if e.code != 404:
-                            raise
-                        current = None
-                else:
-                    current = None
-                if current is None:
+                try:  # create first: a new object costs one round trip
                     created = client.create(resource, ns, data)
                     click.echo(f"{_name_of(created)} created")
                     continue
+                except APIError as e:
+                    if e.reason != "AlreadyExists" or not name:
+                        raise
+                current = client.get(resource, ns, name)
                 data["metadata"]["uid"] = current["metadata"]["uid"]
                 updated = client.update(resource, ns, name, data)
                 same = (
