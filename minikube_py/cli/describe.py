@@ -83,6 +83,9 @@ def describe_pod(pod: dict[str, Any], events: list[dict[str, Any]]) -> str:
             w.write(1, "IP:", ip)
     else:
         w.write(0, "IPs:", NONE)
+    owner = next((o for o in meta.get("ownerReferences") or [] if o.get("controller")), None)
+    if owner is not None:
+        w.write(0, "Controlled By:", f"{owner.get('kind')}/{owner.get('name')}")
 
     init_statuses = {c["name"]: c for c in status.get("initContainerStatuses") or []}
     statuses = {c["name"]: c for c in status.get("containerStatuses") or []}

@@ -511,3 +511,24 @@ def test_describe_terminating_pod_without_events():
     assert "Status:                    Terminating (lasts <invalid>)\n" in text
     assert "Termination Grace Period:  30s\n" in text
     assert text.endswith("Tolerations:     <none>\nEvents:          <none>\n")
+
+
+def test_describe_names_the_controller():
+    p = {
+        **CANNED,
+        "metadata": {
+            **CANNED["metadata"],
+            "ownerReferences": [
+                {
+                    "apiVersion": "v1",
+                    "kind": "ReplicationController",
+                    "name": "front",
+                    "uid": "rc1",
+                    "controller": True,
+                }
+            ],
+        },
+    }
+    text = describe_pod(p, [])
+    # one tabwriter block, as kubectl prints it
+    assert "IPs:\n  IP:           10.244.0.5\nControlled By:  ReplicationController/front\n" in text
