@@ -37,6 +37,15 @@ SINGULAR = {"pods": "pod", "replicationcontrollers": "replicationcontroller", "e
 OUTPUTS = ("wide", "yaml", "json", "name")
 
 
+class KubectlError(click.ClickException):
+    """A usage mistake, reported as kubectl does: ``error: ...`` and exit code 1."""
+
+    exit_code = 1
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"error: {self.format_message()}", err=True)
+
+
 def client_for(opts: Any) -> Client:
     return Client(os.path.join(opts.run_dir, "api.sock"))
 
@@ -60,9 +69,7 @@ def kubectl_errors(f: Callable[..., Any]) -> Callable[..., Any]:
 def resolve_resource(word: str) -> str:
     resource = RESOURCE_ALIASES.get(word.lower())
     if resource is None:
-        raise click.UsageError(
-            f'the server doesn\'t have a resource type "{word}"', ctx=click.get_current_context()
-        )
+        raise KubectlError(f'the server doesn\'t have a resource type "{word}"')
     return resource
 
 
@@ -204,7 +211,7 @@ def get(
         for word in (resource, *names):
             kind_word, _, name = word.partition("/")
             if not name:
-                raise click.UsageError(
+                raise KubectlError(
                     "there is no need to specify a resource type as a separate argument when "
                     "passing arguments in resource/name form"
                 )
@@ -220,10 +227,10 @@ def get(
                 resources.append(resolve_resource(word))
         targets = [(r, list(names)) for r in dict.fromkeys(resources)]
     if all_namespaces and any(wanted for _, wanted in targets):
-        raise click.UsageError("a resource cannot be retrieved by name across all namespaces")
+        raise KubectlError("a resource cannot be retrieved by name across all namespaces")
     several_types = len(targets) > 1 or "all" in resource.split(",") or "/" in resource
     if watch and len(targets) > 1:
-        raise click.UsageError("you may only specify a single resource type with --watch")
+        raise KubectlError("you may only specify a single resource type with --watch")
     with client_for(opts) as client:
         failed = False
         found: list[tuple[str, list[dict[str, Any]], str]] = []
@@ -509,7 +516,7 @@ def delete(
     with client_for(opts) as client:
         if filenames:
             if args:
-                raise click.UsageError("when -f is given, no resource type or names are allowed")
+                raise KubectlError("when -f is given, no resource type or names are allowed")
             for _path, data in _load(filenames, namespace):
                 meta = data["metadata"]
                 targets.append((RESOURCE_OF[data["kind"]], meta["namespace"], meta["name"]))
@@ -519,14 +526,14 @@ def delete(
                 targets.append((resolve_resource(kind_word), ns, name))
         else:
             if not args:
-                raise click.UsageError(
+                raise KubectlError(
                     "You must provide one or more resources by argument or filename."
                 )
             resources = [resolve_resource(w) for w in args[0].split(",")]
             names = list(args[1:])
             if all_ or selector:
                 if names:
-                    raise click.UsageError("names cannot be provided when a selector or --all")
+                    raise KubectlError("names cannot be provided when a selector or --all")
                 for res in resources:
                     items = client.list(res, ns, label_selector=selector)["items"]
                     targets += [(res, ns, o["metadata"]["name"]) for o in items]
@@ -534,7 +541,7 @@ def delete(
                     click.echo("No resources found")
                     return
             elif not names:
-                raise click.UsageError("resource(s) were provided, but no name was specified")
+                raise KubectlError("resource(s) were provided, but no name was specified")
             else:
                 targets = [(res, ns, n) for res in resources for n in names]
 
@@ -635,7 +642,7 @@ def logs(opts, pod, container_arg, container, follow, previous, tail, timestamps
     if "/" in pod:
         kind_word, _, pod = pod.partition("/")
         if resolve_resource(kind_word) != "pods":
-            raise click.UsageError("logs works on pods (pod/NAME)")
+            raise KubectlError("logs works on pods (pod/NAME)")
     container = container or container_arg
     with client_for(opts) as client:
         if not container:
@@ -686,7 +693,7 @@ def describe(opts, resource, names, namespace):
     else:
         res = resolve_resource(resource)
     if res == "events":
-        raise click.UsageError("describe works on pods and replicationcontrollers")
+        raise KubectlError("describe works on pods and replicationcontrollers")
     kind = KIND_OF[res]
     with client_for(opts) as client:
         if not names:
