@@ -32,14 +32,13 @@ from typing import Any, Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from minikube_py import __version__
-from minikube_py.apiserver import errors
+from minikube_py.apiserver import documents, errors
 from minikube_py.apiserver.errors import KINDS, RESOURCES, APIError
 from minikube_py.apiserver.store import POD, ObjectStore, Watch
 from minikube_py.errors import MinikubeError
 
 log = logging.getLogger(__name__)
 
-KUBERNETES_VERSION = (1, 28)  # the API shapes followed
 _WATCH_POLL = 1.0  # how often an idle watch checks that its client is still there
 _MAX_BODY = 3 << 20  # as the Kubernetes API server's limit on a request body
 _LOG_CHUNK = 1 << 16  # bytes of log sent per chunk when not following
@@ -373,7 +372,7 @@ class _Handler(BaseHTTPRequestHandler):
         items, rv = store.list(POD, None)
         if store.node_name:
             items = [p for p in items if p["spec"].get("nodeName") == store.node_name]
-        self._send_json(200, _list_doc(POD, items, rv))
+        self._send_json(200, documents.list_doc(POD, items, rv))
 
     def _healthz(self) -> None:
         if self.server.hooks.healthy():
@@ -383,7 +382,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _namespaces(self) -> None:
         names = sorted(_namespaces(self.server.store))
-        items = [_namespace_doc(n) for n in names]
+        items = [documents.namespace_doc(n) for n in names]
         self._send_json(
             200,
             {
@@ -402,7 +401,7 @@ class _Handler(BaseHTTPRequestHandler):
                 f'namespaces "{name}" not found',
                 {"name": name, "kind": "namespaces"},
             )
-        self._send_json(200, _namespace_doc(name))
+        self._send_json(200, documents.namespace_doc(name))
 
     def _check_names(self, body: dict[str, Any], kind: str, namespace: str, name: str) -> None:
         meta = body.get("metadata") or {}
@@ -475,7 +474,7 @@ class _Handler(BaseHTTPRequestHandler):
         if _true(q.get("watch")):
             return self._watch(kind, namespace, q.get("resourceVersion"), labels, fields)
         items, rv = store.list(kind, namespace, labels, fields)
-        self._send_json(200, _list_doc(kind, items, rv))
+        self._send_json(200, documents.list_doc(kind, items, rv))
 
     def _watch(
         self,
@@ -638,9 +637,9 @@ _FIXED_ROUTES: dict[tuple[str, ...], Callable[[_Handler], None]] = {
     ("readyz",): _Handler._healthz,
     ("metrics",): _Handler._metrics,
     ("pods",): _Handler._node_pods,
-    ("version",): lambda h: h._send_json(200, _version_doc()),
-    ("api",): lambda h: h._send_json(200, _API_VERSIONS),
-    ("api", "v1"): lambda h: h._send_json(200, _RESOURCE_LIST),
+    ("version",): lambda h: h._send_json(200, documents.version_doc()),
+    ("api",): lambda h: h._send_json(200, documents.API_VERSIONS),
+    ("api", "v1"): lambda h: h._send_json(200, documents.RESOURCE_LIST),
 }
 
 # ------------------------------------------------------------------------------ documents
@@ -655,117 +654,9 @@ def _true(value: str | None) -> bool:
     return value is not None and value.lower() in ("true", "1", "yes", "")
 
 
-def _list_doc(kind: str, items: list[dict[str, Any]], rv: str) -> dict[str, Any]:
-    return {
-        "kind": f"{kind}List",
-        "apiVersion": "v1",
-        "metadata": {"resourceVersion": rv},
-        "items": items,
-    }
-
-
 def _namespaces(store: ObjectStore) -> set[str]:
     names = {"default", "kube-system"}
     for kind in (POD, "ReplicationController"):
         items, _ = store.list(kind)
         names.update(o["metadata"]["namespace"] for o in items)
     return names
-
-
-def _namespace_doc(name: str) -> dict[str, Any]:
-    return {
-        "kind": "Namespace",
-        "apiVersion": "v1",
-        "metadata": {"name": name, "labels": {"kubernetes.io/metadata.name": name}},
-        "spec": {"finalizers": ["kubernetes"]},
-        "status": {"phase": "Active"},
-    }
-
-
-def _version_doc() -> dict[str, Any]:
-    import platform
-
-    major, minor = KUBERNETES_VERSION
-    return {
-        "major": str(major),
-        "minor": str(minor),
-        "gitVersion": f"v{major}.{minor}.0-minikube-py.{__version__}",
-        "gitCommit": "",
-        "gitTreeState": "",
-        "buildDate": "",
-        "goVersion": f"python{platform.python_version()}",
-        "compiler": "cpython",
-        "platform": "linux/" + _GOARCH.get(platform.machine(), platform.machine()),
-    }
-
-
-_GOARCH = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "i686": "386"}
-
-_API_VERSIONS = {
-    "kind": "APIVersions",
-    "versions": ["v1"],
-    "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": ""}],
-}
-
-_VERBS = ["create", "delete", "get", "list", "update", "watch"]
-_RESOURCE_LIST = {
-    "kind": "APIResourceList",
-    "groupVersion": "v1",
-    "resources": [
-        {
-            "name": "events",
-            "singularName": "event",
-            "namespaced": True,
-            "kind": "Event",
-            "verbs": ["create", "get", "list", "watch"],
-            "shortNames": ["ev"],
-        },
-        {
-            "name": "namespaces",
-            "singularName": "namespace",
-            "namespaced": False,
-            "kind": "Namespace",
-            "verbs": ["get", "list"],
-            "shortNames": ["ns"],
-        },
-        {
-            "name": "pods",
-            "singularName": "pod",
-            "namespaced": True,
-            "kind": "Pod",
-            "verbs": _VERBS,
-            "shortNames": ["po"],
-            "categories": ["all"],
-        },
-        {
-            "name": "pods/log",
-            "singularName": "",
-            "namespaced": True,
-            "kind": "Pod",
-            "verbs": ["get"],
-        },
-        {
-            "name": "pods/status",
-            "singularName": "",
-            "namespaced": True,
-            "kind": "Pod",
-            "verbs": ["get", "update"],
-        },
-        {
-            "name": "replicationcontrollers",
-            "singularName": "replicationcontroller",
-            "namespaced": True,
-            "kind": "ReplicationController",
-            "verbs": _VERBS,
-            "shortNames": ["rc"],
-            "categories": ["all"],
-        },
-        {
-            "name": "replicationcontrollers/status",
-            "singularName": "",
-            "namespaced": True,
-            "kind": "ReplicationController",
-            "verbs": ["get", "update"],
-        },
-    ],
-}
