@@ -37,6 +37,6 @@ def test_console_script_is_installed():
 
 def test_unknown_command_fails_with_one_clear_line():
     proc = run_cli("frobnicate")
-    assert proc.returncode == 2
+    assert proc.returncode == 1  # as kubectl
     assert "No such command 'frobnicate'" in proc.stderr
     assert "Traceback" not in proc.stderr
