@@ -126,9 +126,16 @@ def test_full_cycle_through_the_cli(tmp_path, agent, images):
     r = agent.ctl("exec", "web", "-c", "ticker", "--", "hostname")
     assert r.stdout.strip() == "web"
 
-    # exec with -t: a real pty inside
-    out = exec_with_tty(agent, ["exec", "-t", "web", "-c", "ticker", "--", "tty"])
+    # exec -it: a real pty inside (kubectl gives no TTY to -t without -i)
+    out = exec_with_tty(agent, ["exec", "-it", "web", "-c", "ticker", "--", "tty"])
     assert re.search(r"/dev/pts/\d+", out), out
+    # Ctrl-C typed at the terminal reaches the process inside (the pty makes it SIGINT)
+    out, code = exec_with_tty(
+        agent,
+        ["exec", "-it", "web", "-c", "ticker", "--", "sleep", "100"],
+        type_after=(1.5, b"\x03"),
+    )
+    assert code == 130, (code, out)
 
     # delete with grace: the stubborn container is killed when the 2 s grace ends
     started = time.monotonic()
@@ -140,14 +147,22 @@ def test_full_cycle_through_the_cli(tmp_path, agent, images):
     assert r.returncode == 1 and "NotFound" in r.stderr
 
 
-def exec_with_tty(agent, args: list[str], timeout: float = 30) -> str:
-    """Run the CLI with its stdio on a pty, as a person at a terminal would."""
+def exec_with_tty(
+    agent, args: list[str], timeout: float = 30, type_after: tuple[float, bytes] | None = None
+) -> str | tuple[str, int]:
+    """Run the CLI with its stdio on a pty, as a person at a terminal would; with
+    `type_after` (seconds, keys), type the keys then and also return the exit code."""
     pid, fd = pty.fork()
     if pid == 0:
         os.execvp(agent.node.cli(*args)[0], agent.node.cli(*args))
     out = b""
-    deadline = time.monotonic() + timeout
+    keys_typed = type_after is not None
+    started = time.monotonic()
+    deadline = started + timeout
     while time.monotonic() < deadline:
+        if type_after and time.monotonic() - started >= type_after[0]:
+            os.write(fd, type_after[1])
+            type_after = None
         ready, _, _ = select.select([fd], [], [], 0.2)
         if ready:
             try:
@@ -159,10 +174,12 @@ def exec_with_tty(agent, args: list[str], timeout: float = 30) -> str:
             out += chunk
         elif os.waitpid(pid, os.WNOHANG)[0]:
             break
+    status = 0
     with contextlib.suppress(ChildProcessError):
-        os.waitpid(pid, 0)
+        status = os.waitpid(pid, 0)[1]
     os.close(fd)
-    return out.decode(errors="replace")
+    text = out.decode(errors="replace")
+    return (text, os.waitstatus_to_exitcode(status)) if keys_typed else text
 
 
 def test_kill_9_of_the_agent_leaves_pods_running_and_a_new_agent_adopts_them(
