@@ -124,23 +124,30 @@ def run_in_container(
 ) -> int:
     """exec `command` in the container whose runtime state is `state_dir`; its exit code."""
     from minikube_py.cli import terminal
+    from runtime import forker
     from runtime.errors import ContainerNotFound, ContainerStateError
     from runtime.exec import exec_process
 
+    forker.default_forker()  # (already running when called from exec_)
+    signals = terminal.SignalForwarder()
     try:
-        if tty:
-            p = exec_process(state_dir, command, tty=True, tty_size=terminal.window_size(0))
-        else:
-            p = exec_process(state_dir, command, stdin=0 if stdin else None, stdout=1, stderr=2)
-    except (ContainerNotFound, ContainerStateError):
-        raise _not_found(name) from None
-    with p:  # an error on our side kills the process: nothing is left running
-        if tty:
-            return terminal.attach(p)
-        with terminal.forward_signals(p):
+        try:
+            if tty:
+                size = terminal.window_size(0)
+                p = exec_process(state_dir, command, tty=True, tty_size=size)
+            else:
+                p = exec_process(state_dir, command, stdin=0 if stdin else None, stdout=1, stderr=2)
+        except (ContainerNotFound, ContainerStateError):
+            raise _not_found(name) from None
+        with p:  # an error on our side kills the process: nothing is left running
+            signals.attach(p)
+            if tty:
+                return terminal.attach(p)
             code = p.wait()
-        assert code is not None
-        return code
+            assert code is not None
+            return code
+    finally:
+        signals.restore()
 
 
 def _check_phase(pod: dict[str, Any]) -> None:

@@ -5,7 +5,8 @@
 The local terminal goes raw, so every key (Ctrl-C included) travels as a
 byte to the pty, whose line discipline inside turns it into SIGINT for the
 foreground process there; it is restored on the way out, errors included.
-SIGWINCH is forwarded as TIOCSWINSZ on the master.
+SIGWINCH is forwarded as TIOCSWINSZ on the master; SignalForwarder passes
+the signals a user sends the CLI itself (TERM, HUP...) on to the process.
 """
 
 from __future__ import annotations
@@ -50,15 +51,35 @@ def copy_window_size(src: int, master: int) -> None:
         fcntl.ioctl(master, termios.TIOCSWINSZ, size)
 
 
-@contextlib.contextmanager
-def forward_signals(p: Process, sigs: tuple[int, ...] = FORWARDED_SIGNALS) -> Iterator[None]:
-    """While inside: these signals to us go to the process instead."""
-    old = {s: signal.signal(s, lambda n, _f: p.kill(n)) for s in sigs}
-    try:
-        yield
-    finally:
-        for s, h in old.items():
+class SignalForwarder:
+    """From creation on, `sigs` sent to us go to the process given to attach().
+
+    Installed before the process exists, so that none is missed (or kills us
+    and leaves it running) in between: those arriving early wait in `pending`.
+    """
+
+    def __init__(self, sigs: tuple[int, ...] = FORWARDED_SIGNALS) -> None:
+        self.target: Process | None = None
+        self.pending: list[int] = []
+        self._old = {s: signal.signal(s, self._handle) for s in sigs}
+
+    def _handle(self, signum: int, _frame: object) -> None:
+        if self.target is None:
+            self.pending.append(signum)
+        else:
+            self.target.kill(signum)
+
+    def attach(self, p: Process) -> None:
+        self.target = p
+        while self.pending:
+            p.kill(self.pending.pop(0))
+
+    def restore(self) -> None:
+        """Our own handlers back; a signal that found no process is acted on now."""
+        for s, h in self._old.items():
             signal.signal(s, h)
+        for signum in self.pending:
+            signal.raise_signal(signum)
 
 
 @contextlib.contextmanager
@@ -81,10 +102,7 @@ def attach(p: Process, in_fd: int = 0, out_fd: int = 1) -> int:
     try:
         if is_tty:
             copy_window_size(in_fd, master)  # it may have changed since the exec
-        with (
-            raw_mode(in_fd) if is_tty else contextlib.nullcontext(),
-            forward_signals(p),  # (raw: Ctrl-C is a byte, no SIGINT comes from the tty)
-        ):
+        with raw_mode(in_fd) if is_tty else contextlib.nullcontext():
             pump(master, in_fd, out_fd, p.fileno())
     finally:
         signal.signal(signal.SIGWINCH, old_winch)

@@ -111,7 +111,34 @@ def node(busybox_rootfs, exec_cli_cgroup_parent, tmp_path) -> Iterator[tuple[str
         yield run_dir, c
     finally:
         agent.close()
+        reap_orphans(c)
         rt.cleanup()
+
+
+def reap_orphans(c: Container) -> None:
+    """Kill and reap processes of `c` that a dead CLI left to us.
+
+    This test process is a child subreaper (it runs containers) and the CLI's
+    ancestor, so a process exec'd by a CLI that died is re-parented here.  The
+    kernel reaps a pid namespace's init only once every process of the
+    namespace is reaped: left alone, such an orphan would hang the delete.
+    """
+    try:
+        pidns = os.stat(f"/proc/{c.pid}/ns/pid").st_ino
+    except FileNotFoundError:
+        return  # the init is gone (and so is everything of its namespace)
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == c.pid:
+            continue
+        try:
+            with open(f"/proc/{entry}/status") as f:
+                ppid = next(int(ln.split()[1]) for ln in f if ln.startswith("PPid:"))
+            same_ns = os.stat(f"/proc/{entry}/ns/pid").st_ino == pidns
+        except (OSError, StopIteration):
+            continue
+        if ppid == os.getpid() and same_ns:
+            os.kill(int(entry), 9)
+            os.waitpid(int(entry), 0)
 
 
 def pod(
