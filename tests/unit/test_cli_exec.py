@@ -59,3 +59,16 @@ def test_only_a_running_container_has_an_id_to_exec_into():
     assert running_container_id(p, "app") == "abc"
     with pytest.raises(MinikubeError, match=r'container not found \("side"\)$'):
         running_container_id(p, "side")
+
+
+def test_a_non_root_user_is_told_to_use_root(monkeypatch, capsys, tmp_path):
+    from minikube_py.cli import main
+
+    monkeypatch.setattr("os.geteuid", lambda: 1000)
+    with pytest.raises(SystemExit) as e:
+        main(["--run-dir", str(tmp_path), "exec", "web", "--", "true"])
+    assert e.value.code == 1
+    assert capsys.readouterr().err == (
+        "error: exec needs root: it enters the container's namespaces and cgroups "
+        "(run as root: sudo minikube-py exec ...)\n"
+    )
