@@ -14,8 +14,13 @@ rlimits, env and cwd, each of which the caller may override (env entries are
 merged by name, as `runc exec --env`).  It is forked by the same forker as a
 container's init (fork-safe in a multi-threaded caller; see runtime.init) and
 becomes the caller's child (the caller is a child subreaper), so wait() gets
-its status.  A failure before exec raises ExecError, one line naming the
-step: ``exec "/bin/nope": no such file or directory``.
+its status.  If the caller dies first, the process lives on (as with runc
+exec), re-parented to the nearest subreaper above the caller, or init: a
+subreaper must reap such orphans, because the kernel reaps a pid namespace's
+init only after every other process of the namespace.
+
+A failure before exec raises ExecError, one line naming the step:
+``exec "/bin/nope": no such file or directory``.
 """
 
 from __future__ import annotations
