@@ -10,14 +10,15 @@ The process joins every namespace the container's init has (found by
 comparing /proc/<init>/ns/* with ours, so the pod-shared ones count too),
 every cgroup it sits in, and takes its process description from the state
 file: user, groups, capabilities (the init's resolved set), no_new_privs,
-rlimits, env and cwd, each of which the caller may override (env entries are
-merged by name, as `runc exec --env`).  It is forked by the same forker as a
-container's init (fork-safe in a multi-threaded caller; see runtime.init) and
-becomes the caller's child (the caller is a child subreaper), so wait() gets
-its status.  If the caller dies first, the process lives on (as with runc
-exec), re-parented to the nearest subreaper above the caller, or init: a
-subreaper must reap such orphans, because the kernel reaps a pid namespace's
-init only after every other process of the namespace.
+rlimits, oom_score_adj, env and cwd.  The caller may override env (entries
+merged by name, as `runc exec --env`), cwd, uid, gid and the extra groups.
+It is forked by the same forker as a container's init (fork-safe in a
+multi-threaded caller; see runtime.init) and becomes the caller's child
+(the caller is a child subreaper), so wait() gets its status.  If the caller
+dies first, the process lives on (as with runc exec), re-parented to the
+nearest subreaper above the caller, or init: a subreaper must reap such
+orphans, because the kernel reaps a pid namespace's init only after every
+other process of the namespace.
 
 A failure before exec raises ExecError, one line naming the step:
 ``exec "/bin/nope": no such file or directory``.
