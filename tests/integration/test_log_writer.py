@@ -26,6 +26,7 @@ from minikube_py.logs.cri import (
     rotated_logs,
 )
 from minikube_py.logs.writer import LogWriterError, start_log_writer
+from tests.fixtures.node import process_gone
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -153,22 +154,6 @@ _AGENT = textwrap.dedent(
 )
 
 
-def _exited(pid: int) -> bool:
-    """Gone, or a zombie: orphaned, the writer is re-parented to the nearest child
-    subreaper, which in a full test run is this process (an earlier test started the
-    runtime's forker), and then it is ours to reap."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            state = f.read().rsplit(")", 1)[1].split()[0]
-    except FileNotFoundError:
-        return True
-    if state != "Z":
-        return False
-    with contextlib.suppress(ChildProcessError):
-        os.waitpid(pid, os.WNOHANG)
-    return True
-
-
 def test_writer_outlives_a_sigkilled_agent_and_keeps_logging(tmp_path):
     log = str(tmp_path / "c" / "0.log")
     flag = tmp_path / "flag"
@@ -187,7 +172,7 @@ def test_writer_outlives_a_sigkilled_agent_and_keeps_logging(tmp_path):
         flag.touch()  # the container writes again, with no agent around
         lines = list(read_log(log, follow=True))  # ends when the writer lets go
         assert lines == [b"before\n", b"after\n"]
-        assert _wait_gone(lambda: _exited(pids["writer"]))
+        assert _wait_gone(lambda: process_gone(pids["writer"]))
     finally:
         agent.kill()
         agent.wait()
