@@ -40,6 +40,9 @@ def main() -> int:
     if os.geteuid() != 0:
         print("the demo runs real containers: run it as root (sudo make demo)", file=sys.stderr)
         return 1
+    from minikube_py.network import remove_bridge
+
+    bridge_existed = os.path.exists("/sys/class/net/mkpy0")
     with tempfile.TemporaryDirectory(prefix="minikube-py-demo-") as tmp:
         registry = start_registry(os.path.join(tmp, "registry"))
         try:
@@ -64,6 +67,8 @@ def main() -> int:
             return rc
         finally:
             registry.stop()
+            if not bridge_existed:  # leave the host as the demo found it
+                remove_bridge("mkpy0")
 
 
 if __name__ == "__main__":
