@@ -10,42 +10,79 @@ GOOD_CONTAINER = "{name: c, image: busybox:1.36}"
 
 CASES = [
     ("no-image", "containers: [{name: c}]", "spec.containers[0].image: Required value"),
-    ("second-image", f"containers: [{GOOD_CONTAINER}, {{name: d}}]",
-     "spec.containers[1].image: Required value"),
+    (
+        "second-image",
+        f"containers: [{GOOD_CONTAINER}, {{name: d}}]",
+        "spec.containers[1].image: Required value",
+    ),
     ("no-containers", "containers: []", "spec.containers: Required value"),
-    ("bad-container-name", "containers: [{name: Web_1, image: busybox}]",
-     'spec.containers[0].name: Invalid value: "Web_1"'),
-    ("duplicate-container", f"containers: [{GOOD_CONTAINER}, {GOOD_CONTAINER}]",
-     'spec.containers[1].name: Duplicate value: "c"'),
-    ("restart-policy", f"restartPolicy: Sometimes\n  containers: [{GOOD_CONTAINER}]",
-     'spec.restartPolicy: Unsupported value: "Sometimes"'),
-    ("port-zero", "containers: [{name: c, image: busybox, ports: [{containerPort: 0}]}]",
-     "spec.containers[0].ports[0].containerPort: Required value"),
-    ("port-too-big", "containers: [{name: c, image: busybox, ports: [{containerPort: 70000}]}]",
-     "spec.containers[0].ports[0].containerPort: Invalid value: 70000"),
-    ("bad-protocol",
-     "containers: [{name: c, image: busybox, ports: [{containerPort: 80, protocol: HTTP}]}]",
-     'spec.containers[0].ports[0].protocol: Unsupported value: "HTTP"'),
-    ("pull-policy", "containers: [{name: c, image: busybox, imagePullPolicy: Sometimes}]",
-     'spec.containers[0].imagePullPolicy: Unsupported value: "Sometimes"'),
-    ("env-name", "containers: [{name: c, image: busybox, env: [{name: '1BAD', value: x}]}]",
-     'spec.containers[0].env[0].name: Invalid value: "1BAD"'),
-    ("unknown-volume",
-     "containers: [{name: c, image: busybox, volumeMounts: [{name: nope, mountPath: /x}]}]",
-     'spec.containers[0].volumeMounts[0].name: Not found: "nope"'),
-    ("negative-grace", f"terminationGracePeriodSeconds: -1\n  containers: [{GOOD_CONTAINER}]",
-     "spec.terminationGracePeriodSeconds: Invalid value: -1"),
-    ("bad-memory",
-     "containers: [{name: c, image: busybox, resources: {limits: {memory: lots}}}]",
-     "spec.containers[0].resources.limits[memory]: Invalid value: \"lots\""),
-    ("limit-below-request",
-     "containers: [{name: c, image: busybox, resources: {limits: {cpu: 100m}, "
-     "requests: {cpu: 200m}}}]",
-     "spec.containers[0].resources.requests: Invalid value: \"200m\""),
-    ("dup-volume",
-     f"volumes: [{{name: v, emptyDir: {{}}}}, {{name: v, emptyDir: {{}}}}]\n"
-     f"  containers: [{GOOD_CONTAINER}]",
-     'spec.volumes[1].name: Duplicate value: "v"'),
+    (
+        "bad-container-name",
+        "containers: [{name: Web_1, image: busybox}]",
+        'spec.containers[0].name: Invalid value: "Web_1"',
+    ),
+    (
+        "duplicate-container",
+        f"containers: [{GOOD_CONTAINER}, {GOOD_CONTAINER}]",
+        'spec.containers[1].name: Duplicate value: "c"',
+    ),
+    (
+        "restart-policy",
+        f"restartPolicy: Sometimes\n  containers: [{GOOD_CONTAINER}]",
+        'spec.restartPolicy: Unsupported value: "Sometimes"',
+    ),
+    (
+        "port-zero",
+        "containers: [{name: c, image: busybox, ports: [{containerPort: 0}]}]",
+        "spec.containers[0].ports[0].containerPort: Required value",
+    ),
+    (
+        "port-too-big",
+        "containers: [{name: c, image: busybox, ports: [{containerPort: 70000}]}]",
+        "spec.containers[0].ports[0].containerPort: Invalid value: 70000",
+    ),
+    (
+        "bad-protocol",
+        "containers: [{name: c, image: busybox, ports: [{containerPort: 80, protocol: HTTP}]}]",
+        'spec.containers[0].ports[0].protocol: Unsupported value: "HTTP"',
+    ),
+    (
+        "pull-policy",
+        "containers: [{name: c, image: busybox, imagePullPolicy: Sometimes}]",
+        'spec.containers[0].imagePullPolicy: Unsupported value: "Sometimes"',
+    ),
+    (
+        "env-name",
+        "containers: [{name: c, image: busybox, env: [{name: '1BAD', value: x}]}]",
+        'spec.containers[0].env[0].name: Invalid value: "1BAD"',
+    ),
+    (
+        "unknown-volume",
+        "containers: [{name: c, image: busybox, volumeMounts: [{name: nope, mountPath: /x}]}]",
+        'spec.containers[0].volumeMounts[0].name: Not found: "nope"',
+    ),
+    (
+        "negative-grace",
+        f"terminationGracePeriodSeconds: -1\n  containers: [{GOOD_CONTAINER}]",
+        "spec.terminationGracePeriodSeconds: Invalid value: -1",
+    ),
+    (
+        "bad-memory",
+        "containers: [{name: c, image: busybox, resources: {limits: {memory: lots}}}]",
+        'spec.containers[0].resources.limits[memory]: Invalid value: "lots"',
+    ),
+    (
+        "limit-below-request",
+        "containers: [{name: c, image: busybox, resources: {limits: {cpu: 100m}, "
+        "requests: {cpu: 200m}}}]",
+        'spec.containers[0].resources.requests: Invalid value: "200m"',
+    ),
+    (
+        "dup-volume",
+        f"volumes: [{{name: v, emptyDir: {{}}}}, {{name: v, emptyDir: {{}}}}]\n"
+        f"  containers: [{GOOD_CONTAINER}]",
+        'spec.volumes[1].name: Duplicate value: "v"',
+    ),
 ]
 
 
@@ -65,8 +102,10 @@ def test_invalid_pod_fails_naming_file_and_field(tmp_path, pod_node, case, spec,
 
 def test_invalid_pod_name_is_reported(tmp_path, pod_node):
     path = tmp_path / "name.yaml"
-    path.write_text(f"apiVersion: v1\nkind: Pod\nmetadata:\n  name: Bad_Name\nspec:\n"
-                    f"  containers: [{GOOD_CONTAINER}]\n")
+    path.write_text(
+        f"apiVersion: v1\nkind: Pod\nmetadata:\n  name: Bad_Name\nspec:\n"
+        f"  containers: [{GOOD_CONTAINER}]\n"
+    )
     result = pod_node.run(str(path), timeout=60)
     assert result.returncode == 1
     assert 'metadata.name: Invalid value: "Bad_Name"' in result.stderr
