@@ -6,6 +6,7 @@ import re
 import signal
 import textwrap
 import time
+import urllib.error
 import urllib.request
 
 
@@ -28,6 +29,21 @@ def wait_for_line(proc, pattern: str, timeout: float = 60) -> re.Match:
         if m:
             return m
     raise AssertionError(f"no line matching {pattern!r} in:\n{''.join(seen)}")
+
+
+def fetch_when_listening(url: str, timeout: float = 10) -> bytes:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as r:
+                return r.read()
+        except ConnectionRefusedError:
+            if time.monotonic() > deadline:
+                raise
+        except urllib.error.URLError as e:
+            if not isinstance(e.reason, ConnectionRefusedError) or time.monotonic() > deadline:
+                raise
+        time.sleep(0.05)
 
 
 def test_containers_of_a_pod_share_network_but_not_pid_namespace(tmp_path, pod_node, images):
@@ -106,8 +122,8 @@ def test_pods_reach_each_other_and_the_host_reaches_a_pod(tmp_path, pod_node, im
     wait_for_line(proc, r"pod/server container/httpd: Running")
     ip = wait_for_line(proc, r"pod/server: Running \(IP ([\d.]+)\)").group(1)
 
-    with urllib.request.urlopen(f"http://{ip}/", timeout=10) as r:  # host -> pod
-        assert r.read() == b"served-by-server\n"
+    # host -> pod.  Running means httpd has started, not that it listens yet: retry.
+    assert fetch_when_listening(f"http://{ip}/") == b"served-by-server\n"
 
     client = write(
         tmp_path,
