@@ -96,23 +96,43 @@ class LocalRuntimeService:
 
     def create(self, cid: str, spec: Spec, log_path: str | None) -> int:
         """Set the container up (it waits for start); stdout/stderr to a CRI log writer."""
-        writer = None
-        if log_path is not None:
-            from minikube_py.logs.writer import start_log_writer
+        from minikube_py.logs.writer import LogWriterError, start_log_writer
 
-            owner = (spec.process.uid, spec.process.gid)
-            writer = start_log_writer(log_path, owner=owner)
+        writer = None
         try:
-            ctr = Container.create(
-                cid,
-                spec,
-                self.state_dir(cid),
-                stdout=writer.stdout_fd if writer else None,
-                stderr=writer.stderr_fd if writer else None,
-            )
-        finally:
+            if log_path is not None:
+                # not waited for: the writer's start-up overlaps the container's
+                owner = (spec.process.uid, spec.process.gid)
+                writer = start_log_writer(log_path, owner=owner, wait=False)
+            try:
+                ctr = Container.create(
+                    cid,
+                    spec,
+                    self.state_dir(cid),
+                    stdout=writer.stdout_fd if writer else None,
+                    stderr=writer.stderr_fd if writer else None,
+                )
+            finally:
+                if writer is not None:
+                    writer.close_pipes()  # the container holds its own copies (or failed)
             if writer is not None:
-                writer.close_pipes()  # the container holds its own copies (or failed)
+                try:
+                    writer.wait_ready()
+                except LogWriterError:
+                    ctr.delete()
+                    raise
+        except LogWriterError as e:
+            if writer is not None:
+                with contextlib.suppress(LogWriterError):
+                    writer.wait_ready()
+                writer.wait(LOG_DRAIN_SECONDS)
+            raise RuntimeErr(f"container {cid}: {e}") from e
+        except BaseException:
+            if writer is not None:  # its pipes are closed: it ends by itself
+                with contextlib.suppress(LogWriterError):
+                    writer.wait_ready()
+                writer.wait(LOG_DRAIN_SECONDS)
+            raise
         with self._lock:
             self._containers[cid] = ctr
             if writer is not None:

@@ -55,12 +55,37 @@ class LogWriter:
     """A started log writer: hand `stdout_fd`/`stderr_fd` to the container as its fds 1/2."""
 
     def __init__(
-        self, proc: subprocess.Popen, log_path: str, stdout_fd: int, stderr_fd: int
+        self,
+        proc: subprocess.Popen,
+        log_path: str,
+        stdout_fd: int,
+        stderr_fd: int,
+        ready_fd: int = -1,
     ) -> None:
         self._proc = proc
         self.log_path = log_path
         self.stdout_fd = stdout_fd
         self.stderr_fd = stderr_fd
+        self._ready_fd = ready_fd
+
+    def wait_ready(self) -> None:
+        """Block until the writer has the log open (LogWriterError if it cannot).
+
+        Writes to the pipes before that are kept in the pipe and written then."""
+        if self._ready_fd < 0:
+            return
+        try:
+            reply = _read_ready(self._ready_fd, _READY_TIMEOUT)
+        finally:
+            os.close(self._ready_fd)
+            self._ready_fd = -1
+        if reply != b"ok":
+            self.close_pipes()
+            if self._proc.poll() is None and not reply:
+                self._proc.kill()
+            self._proc.wait()
+            why = reply.decode(errors="replace") or f"no answer in {_READY_TIMEOUT:.0f} s"
+            raise LogWriterError(f"log writer for {self.log_path}: {why}")
 
     @property
     def pid(self) -> int:
@@ -96,8 +121,11 @@ def start_log_writer(
     max_size: int = DEFAULT_MAX_SIZE,
     max_files: int = DEFAULT_MAX_FILES,
     owner: tuple[int, int] | None = None,
+    wait: bool = True,
 ) -> LogWriter:
-    """Start the log writer process for `log_path`; returns once it has the file open.
+    """Start the log writer process for `log_path`; returns once it has the file open
+    (with `wait=False`, at once: call `wait_ready()` later, e.g. after giving the
+    pipes to a container, so that the writer's start-up overlaps the container's).
 
     `max_size` (bytes; <= 0: never rotate) and `max_files` (>= 2, rotated plus current)
     are kubelet's containerLogMaxSize and containerLogMaxFiles. `owner` (uid, gid) chowns
@@ -148,19 +176,10 @@ def start_log_writer(
     finally:
         for fd in (out_r, err_r, ready_w):
             os.close(fd)
-    try:
-        reply = _read_ready(ready_r, _READY_TIMEOUT)
-    finally:
-        os.close(ready_r)
-    if reply != b"ok":
-        for fd in (out_w, err_w):
-            os.close(fd)
-        if proc.poll() is None and not reply:
-            proc.kill()
-        proc.wait()
-        why = reply.decode(errors="replace") or f"no answer in {_READY_TIMEOUT:.0f} s"
-        raise LogWriterError(f"log writer for {log_path}: {why}")
-    return LogWriter(proc, log_path, out_w, err_w)
+    writer = LogWriter(proc, log_path, out_w, err_w, ready_r)
+    if wait:
+        writer.wait_ready()
+    return writer
 
 
 def _read_ready(fd: int, timeout: float) -> bytes:
