@@ -10,7 +10,16 @@ import threading
 
 import click
 
-CONFIG_KEYS = ("cgroup_parent", "pod_cidr", "bridge", "node_name", "manifests", "max_pods")
+CONFIG_KEYS = (
+    "cgroup_parent",
+    "pod_cidr",
+    "bridge",
+    "node_name",
+    "manifests",
+    "max_pods",
+    "backoff_initial",
+    "backoff_max",
+)
 
 
 def _load_config(path: str | None) -> dict:
@@ -55,6 +64,8 @@ def _load_config(path: str | None) -> dict:
     help="Static pods: every file in this directory is a pod or RC.",
 )
 @click.option("--max-pods", type=int, default=None, help="[110] pods this node runs at most.")
+@click.option("--backoff-initial", type=float, default=None, hidden=True)
+@click.option("--backoff-max", type=float, default=None, hidden=True)
 @click.option(
     "--drain", is_flag=True, help="Stop every pod of this node (grace periods honoured), then exit."
 )
@@ -87,6 +98,9 @@ def agent(g, config_file, drain, **options):
     for key in ("cgroup_parent", "pod_cidr", "bridge", "node_name", "max_pods"):
         if key in config:
             setattr(node, key, int(config[key]) if key == "max_pods" else str(config[key]))
+    for key in ("backoff_initial", "backoff_max"):  # tests shorten Kubernetes' 10 s .. 300 s
+        if config.get(key) is not None:
+            setattr(node, key, float(config[key]))
     Agent(node, manifests=config.get("manifests")).run(drain=drain)
 
 
