@@ -365,56 +365,67 @@ def _watch(
 # ------------------------------------------------------------------------------ apply
 
 
-def _manifest_paths(filenames: Iterable[str]) -> list[str]:
-    paths: list[str] = []
-    for name in filenames:
-        if name != "-" and os.path.isdir(name):
-            entries = sorted(
-                e
-                for e in os.listdir(name)
-                if not e.startswith(".") and e.endswith((".yaml", ".yml", ".json"))
-            )
-            paths += [os.path.join(name, e) for e in entries]
-        else:
-            paths.append(name)
-    return paths
+SUPPORTED = {("v1", "Pod"): "pods", ("v1", "ReplicationController"): "replicationcontrollers"}
 
 
-def _load(filenames: Iterable[str], namespace: str | None) -> list[tuple[str, dict[str, Any]]]:
-    """Every object of every file, validated; ManifestError (nothing sent) if any is invalid."""
-    from minikube_py.api import load_file
+def _load(
+    filenames: Iterable[str], namespace: str | None, verb: str = "apply"
+) -> tuple[list[tuple[str, str, dict[str, Any]]], list[str]]:
+    """The objects in the files, as sent to the server: ``([(where, resource, object)],
+    [error, ...])``.  The server validates them; here only what a request needs is checked
+    (a mapping of a kind we serve).  Raises ManifestError (nothing is sent) when a file cannot
+    be read or parsed, or an object's namespace contradicts ``--namespace``."""
+    from minikube_py.cli.manifests import read_manifests
     from minikube_py.errors import ManifestError
 
-    out: list[tuple[str, dict[str, Any]]] = []
-    failures: list[ManifestError] = []
-    paths = _manifest_paths(filenames)
-    if not paths:
-        raise ManifestError(f"no manifest files (.yaml, .yml, .json) in {', '.join(filenames)}")
-    for path in paths:
-        try:
-            result = load_file(path, create=False)
-        except ManifestError as e:
-            failures.append(e)
-            continue
-        for warning in result.warnings:
-            click.echo(f"Warning: {warning}", err=True)
-        for obj in result.objects:
-            data = obj.to_dict()
-            meta = data["metadata"]
-            if namespace:
-                if meta.get("namespace") not in (None, "", "default", namespace):
-                    raise ManifestError(
-                        f'the namespace from the provided object "{meta["namespace"]}" does '
-                        f'not match the namespace "{namespace}". You must pass '
-                        f"'--namespace={meta['namespace']}' to perform this operation."
-                    )
-                meta["namespace"] = namespace
-            meta.pop("creationTimestamp", None)
-            data.pop("status", None)
-            out.append((path, data))
+    documents, failures = read_manifests(filenames)
     if failures:
-        raise ManifestError("; ".join(str(e) for e in failures))
-    return out
+        raise ManifestError("; ".join(failures))
+    out: list[tuple[str, str, dict[str, Any]]] = []
+    errors: list[str] = []
+    for where, data in documents:
+        if not isinstance(data, dict):
+            what = "a list" if isinstance(data, list) else f"a {type(data).__name__}"
+            errors.append(
+                f"{where}: expected a Kubernetes object (a mapping with apiVersion and kind), "
+                f"got {what}"
+            )
+            continue
+        kind, api_version = data.get("kind"), data.get("apiVersion")
+        missing = [k for k, v in (("apiVersion", api_version), ("kind", kind)) if not v]
+        if missing:
+            errors.append(
+                f"{where}: Object '{missing[-1][0].upper() + missing[-1][1:]}' is missing"
+            )
+            continue
+        resource = SUPPORTED.get((api_version, kind))
+        if resource is None:
+            supported = ", ".join(f"{v} {k}" for v, k in SUPPORTED)
+            errors.append(
+                f'{where}: no matches for kind "{kind}" in version "{api_version}" '
+                f"(minikube-py knows {supported}, and v1 List)"
+            )
+            continue
+        meta = data.get("metadata")
+        if not isinstance(meta, dict):
+            meta = data["metadata"] = {}
+        own = meta.get("namespace")
+        if namespace:
+            if own not in (None, "", "default", namespace):
+                raise ManifestError(
+                    f'the namespace from the provided object "{own}" does '
+                    f'not match the namespace "{namespace}". You must pass '
+                    f"'--namespace={own}' to perform this operation."
+                )
+            meta["namespace"] = namespace
+        elif not own:
+            meta["namespace"] = "default"
+        meta.pop("creationTimestamp", None)
+        data.pop("status", None)
+        out.append((where, resource, data))
+    if not out and not errors:
+        raise ManifestError(f"no objects passed to {verb}")
+    return out, errors
 
 
 @click.command()
@@ -436,14 +447,13 @@ def apply(opts, filenames, namespace):
     Applying an unchanged object again changes nothing; a pod's spec cannot change once
     created (delete the pod and apply again).
     """
-    objects = _load(filenames, namespace)
-    failed = False
+    objects, errors = _load(filenames, namespace)
+    failed = bool(errors)
     with client_for(opts) as client:
-        for path, data in objects:
-            resource = RESOURCE_OF[data["kind"]]
-            ns = data["metadata"]["namespace"]
-            name = data["metadata"].get("name", "")
-            source = "STDIN" if path == "-" else path
+        for where, resource, data in objects:
+            ns = str(data["metadata"]["namespace"])
+            name = data["metadata"].get("name") or ""
+            source = where.split(" (", 1)[0]
             try:
                 try:  # create first: a new object costs one round trip
                     created = client.create(resource, ns, data)
@@ -469,6 +479,8 @@ def apply(opts, filenames, namespace):
                         f'applying "{source}": {e.message}',
                         err=True,
                     )
+    for error in errors:
+        click.echo(f"error: {error}", err=True)
     if failed:
         sys.exit(1)
 
@@ -513,13 +525,22 @@ def delete(
     """
     ns = _namespace(namespace)
     targets: list[tuple[str, str, str]] = []  # (resource, namespace, name)
+    failed_load = False
     with client_for(opts) as client:
         if filenames:
             if args:
                 raise KubectlError("when -f is given, no resource type or names are allowed")
-            for _path, data in _load(filenames, namespace):
+            objects, errors = _load(filenames, namespace, verb="delete")
+            for error in errors:
+                click.echo(f"error: {error}", err=True)
+            failed_load = bool(errors)
+            for where, res, data in objects:
                 meta = data["metadata"]
-                targets.append((RESOURCE_OF[data["kind"]], meta["namespace"], meta["name"]))
+                if not meta.get("name"):
+                    click.echo(f"error: {where}: resource name may not be empty", err=True)
+                    failed_load = True
+                    continue
+                targets.append((res, str(meta["namespace"]), str(meta["name"])))
         elif args and "/" in args[0]:
             for word in args:
                 kind_word, _, name = word.partition("/")
@@ -559,7 +580,7 @@ def delete(
                 "indefinitely.",
                 err=True,
             )
-        failed = False
+        failed = failed_load
         pending: list[tuple[str, str, str, str, str]] = []
         for res, tns, name in targets:
             try:

@@ -128,18 +128,74 @@ def test_apply_directory_and_stdin(capsys, agent, tmp_path, monkeypatch):
     assert (code, out) == (0, "pod/s created\n")
 
 
-def test_apply_invalid_manifest_creates_nothing(capsys, agent, tmp_path):
+def test_apply_invalid_document_is_reported_the_valid_ones_are_created(capsys, agent, tmp_path):
+    # as kubectl: the server validates each object; the valid ones are created, exit 1
     good = pod_manifest("good")
     bad = pod_manifest("bad")
     bad["spec"]["containers"][0]["image"] = ""
     f = tmp_path / "both.yaml"
-    f.write_text(yaml.safe_dump(good) + "---\n" + yaml.safe_dump(bad))
+    f.write_text(yaml.safe_dump(bad) + "---\n" + yaml.safe_dump(good))
     code, out, err = kubectl(capsys, agent, "apply", "-f", str(f))
-    assert code == 1 and out == ""
-    assert err == (
-        f'error: {f} (document 2): Pod "bad" is invalid: spec.containers[0].image: Required value\n'
+    assert (code, out) == (1, "pod/good created\n")
+    assert err == 'The Pod "bad" is invalid: spec.containers[0].image: Required value\n'
+    assert [p["metadata"]["name"] for p in agent.store.list("Pod")[0]] == ["good"]
+
+
+def test_apply_list_with_an_invalid_item(capsys, agent, tmp_path):
+    bad = pod_manifest("bad")
+    bad["spec"]["containers"][0]["name"] = "Bad_Name"
+    other = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"}}
+    items = [pod_manifest("a"), bad, other, pod_manifest("b")]
+    f = tmp_path / "list.json"
+    f.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": items}))
+    code, out, err = kubectl(capsys, agent, "apply", "-f", str(f))
+    assert (code, out) == (1, "pod/a created\npod/b created\n")
+    lines = err.splitlines()
+    assert len(lines) == 2
+    assert lines[0].startswith('The Pod "bad" is invalid: spec.containers[0].name: Invalid value')
+    assert lines[1] == (
+        f'error: {f} (items[2]): no matches for kind "Deployment" in version "apps/v1" '
+        "(minikube-py knows v1 Pod, v1 ReplicationController, and v1 List)"
     )
+    assert sorted(p["metadata"]["name"] for p in agent.store.list("Pod")[0]) == ["a", "b"]
+
+
+def test_apply_unparsable_file_sends_nothing(capsys, agent, tmp_path):
+    good = write(tmp_path / "good.yaml", pod_manifest("good"))
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("apiVersion: v1\nkind: Pod\nmetadata: [a\n")
+    dup = tmp_path / "dup.json"
+    dup.write_text('{"apiVersion": "v1", "kind": "Pod", "kind": "Pod"}')
+    code, out, err = kubectl(
+        capsys, agent, "apply", "-f", good, "-f", str(broken), "-f", str(dup), "-f", "nope.yaml"
+    )
+    assert (code, out) == (1, "")
+    assert err.startswith(f"error: {broken}: error parsing YAML at line ")
+    assert f'{dup}: error parsing JSON: duplicate field "kind"' in err
+    assert 'nope.yaml: the path "nope.yaml" does not exist' in err
     assert agent.store.list("Pod")[0] == []
+
+
+def test_apply_json_imports_neither_yaml_nor_the_typed_model(agent, tmp_path):
+    f = tmp_path / "pod.json"
+    f.write_text(json.dumps(pod_manifest("lean")))
+    code = (
+        "import sys\n"
+        "from minikube_py.cli import main\n"
+        "try:\n"
+        f"    main(['--run-dir', {agent.run_dir!r}, 'apply', '-f', {str(f)!r}])\n"
+        "except SystemExit as e:\n"
+        "    assert not e.code, e.code\n"
+        "heavy = sorted(m for m in sys.modules if m == 'yaml' or m.startswith("
+        "('yaml.', 'minikube_py.api.', 'http', 'requests', 'oci', 'runtime')) "
+        "or m == 'minikube_py.api')\n"
+        "print('HEAVY', heavy)\n"
+    )
+    r = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=30
+    )
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines() == ["pod/lean created", "HEAVY []"]
 
 
 def test_apply_into_a_namespace(capsys, agent, tmp_path):
