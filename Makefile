@@ -49,7 +49,7 @@ demo: deps
 bench: deps
 	bench/pull
 	bench/runtime
-	@if [ -x bench/pods ]; then bench/pods; else echo "bench/pods: not built yet" >&2; exit 2; fi
+	bench/pods $(BENCH_PODS_ARGS)
 
 # The agent as a systemd service (options in /etc/minikube-py/agent.yaml).
 install-service: deps
