@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import errno
 import json
+import re
 import socket
+import sys
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -43,12 +45,19 @@ class _Response:
             raise APIError(502, "", f"the agent sent a bad status line: {status_line[:80]!r}")
         self.status = int(parts[1])
         self.headers: dict[str, str] = {}
+        self.warnings: list[str] = []
         while True:
             line = stream.readline(65537)
             if line in (b"\r\n", b"\n", b""):
                 break
             key, _, value = line.decode("latin-1").partition(":")
-            self.headers[key.strip().lower()] = value.strip()
+            key, value = key.strip().lower(), value.strip()
+            self.headers[key] = value
+            if key == "warning":  # 299 - "text" (quoted string): several may come
+                text = value.split(" ", 2)[-1]
+                if len(text) >= 2 and text[0] == text[-1] == '"':
+                    text = re.sub(r"\\(.)", r"\1", text[1:-1])
+                self.warnings.append(text)
         self.chunked = "chunked" in self.headers.get("transfer-encoding", "").lower()
         length = self.headers.get("content-length")
         self._left = int(length) if length is not None and not self.chunked else None
@@ -286,6 +295,8 @@ class Client:
                 conn.close()
             else:
                 self._conn = conn
+            for text in resp.warnings:
+                sys.stderr.write(f"Warning: {text}\n")
             return _decode(raw, resp.status)
 
     def close(self) -> None:

@@ -265,17 +265,20 @@ class _Handler(BaseHTTPRequestHandler):
             raise errors.bad_request("the request body is not a Kubernetes object")
         return data
 
-    def _send(self, code: int, body: bytes, content_type: str) -> None:
+    def _send(self, code: int, body: bytes, content_type: str, warnings: list[str] = ()) -> None:
         self.send_response(code)
+        for text in warnings:  # as the API server: RFC 7234 warn-code 299
+            quoted = text.replace("\\", "\\\\").replace('"', '\\"')
+            self.send_header("Warning", f'299 - "{quoted}"')
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
 
-    def _send_json(self, code: int, obj: Any) -> None:
+    def _send_json(self, code: int, obj: Any, warnings: list[str] = ()) -> None:
         self._body()  # drain an unread body so the connection stays usable
-        self._send(code, _json(obj) + b"\n", "application/json")
+        self._send(code, _json(obj) + b"\n", "application/json", warnings)
 
     def _start_stream(self, content_type: str) -> None:
         self.send_response(200)
@@ -350,11 +353,12 @@ class _Handler(BaseHTTPRequestHandler):
             body = self._json_body()
             assert body is not None
             self._check_names(body, kind, namespace, name)
+            warnings: list[str] = []
             if sub == "status":
                 obj = store.update_status(kind, namespace, name, body.get("status") or {})
             else:
-                obj = store.update(body)
-            return self._send_json(200, obj)
+                obj = store.update(body, warnings=warnings)
+            return self._send_json(200, obj, warnings)
         if method == "DELETE" and not sub:
             return self._delete(kind, namespace, name)
         raise errors.method_not_allowed(method, path)
@@ -439,7 +443,9 @@ class _Handler(BaseHTTPRequestHandler):
             )
         body.setdefault("kind", kind)
         body.setdefault("apiVersion", "v1")
-        self._send_json(201, self.server.store.create(body))
+        warnings: list[str] = []
+        created = self.server.store.create(body, warnings=warnings)
+        self._send_json(201, created, warnings)
 
     def _delete(self, kind: str, namespace: str, name: str) -> None:
         options = self._json_body(required=False) or {}

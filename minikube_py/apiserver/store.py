@@ -242,14 +242,15 @@ class ObjectStore:
 
     # -------------------------------------------------------------------------- writing
 
-    def create(self, data: dict[str, Any]) -> dict[str, Any]:
+    def create(self, data: dict[str, Any], *, warnings: list[str] | None = None) -> dict[str, Any]:
         """Parse, default and validate ``data`` as a new object and store it (422 if invalid,
-        409 if it exists).  Returns the stored object."""
+        409 if it exists).  Returns the stored object; ``warnings`` (if given) receives
+        the parse warnings (unknown fields, fields not acted on)."""
         if not isinstance(data, dict):
             raise errors.bad_request("the request body is not a Kubernetes object")
         if data.get("kind") == EVENT:
             return self.record_event(data)
-        obj = _parse(data, create=True)
+        obj = _parse(data, create=True, warnings=warnings)
         if obj["kind"] == POD:
             if self.node_name and not obj["spec"].get("nodeName"):
                 obj["spec"]["nodeName"] = self.node_name
@@ -269,13 +270,13 @@ class ObjectStore:
         self._persist(key, obj)
         return copy.deepcopy(obj)
 
-    def update(self, data: dict[str, Any]) -> dict[str, Any]:
+    def update(self, data: dict[str, Any], *, warnings: list[str] | None = None) -> dict[str, Any]:
         """Replace an object's labels and annotations (and an RC's spec), as a PUT does.
 
         A pod's spec is immutable: a change gets Kubernetes' 422 Forbidden naming the field.
         An update that changes nothing returns the stored object without a new resourceVersion.
         """
-        new = _parse(data, create=False)
+        new = _parse(data, create=False, warnings=warnings)
         meta = new["metadata"]
         key = (new["kind"], meta["namespace"], meta["name"])
         with self._lock:
@@ -616,17 +617,21 @@ class ObjectStore:
 # ------------------------------------------------------------------------------ object rules
 
 
-def _parse(data: dict[str, Any], *, create: bool) -> dict[str, Any]:
+def _parse(
+    data: dict[str, Any], *, create: bool, warnings: list[str] | None = None
+) -> dict[str, Any]:
     from minikube_py.api import parse_object
 
     if not isinstance(data, dict):
         raise errors.bad_request("the request body is not a Kubernetes object")
     try:
-        obj, _warnings = parse_object(data, create=create)
+        obj, found = parse_object(data, create=create)
     except ManifestError as e:
         if not e.causes and not e.name:
             raise errors.bad_request(str(e)) from None
         raise errors.invalid(e) from None
+    if warnings is not None:
+        warnings.extend(found)
     out = obj.to_dict()
     if not out["metadata"].get("name"):
         raise errors.invalid_fields(

@@ -560,3 +560,13 @@ def test_get_type_slash_name_form(capsys, agent):
     lines = out.splitlines()
     assert code == 0 and len(lines) == 3
     assert [line.split()[0] for line in lines[1:]] == ["pod/a", "pod/b"]
+
+
+def test_apply_warns_about_unknown_fields_as_kubectl(capsys, agent, tmp_path):
+    pod = pod_manifest("typo")
+    pod["spec"]["containers"][0]["imagePullPolcy"] = "Always"
+    f = tmp_path / "typo.json"
+    f.write_text(json.dumps(pod))
+    code, out, err = kubectl(capsys, agent, "apply", "-f", str(f))
+    assert (code, out) == (0, "pod/typo created\n")
+    assert err == 'Warning: unknown field "spec.containers[0].imagePullPolcy"\n'
