@@ -119,16 +119,12 @@ class StaticPods:
                         with contextlib.suppress(APIError):
                             self.store.request_delete(kind, meta["namespace"], meta["name"])
                     pending = pending or want is not None
-                desired_key_done = want is not None and want["metadata"]["annotations"][
-                    HASH
-                ] == annotations.get(HASH)
-                if desired_key_done or want is not None:
-                    desired.pop(key, None)
+                if want is not None:  # unchanged, or created again once the old is gone
+                    desired.pop(key)
         for d in desired.values():
             try:
                 self.store.create(d)
             except APIError as e:
-                print(
-                    f"static pods: {d['metadata'].get(FILE, '')}: {e}", file=sys.stderr, flush=True
-                )
+                path = d["metadata"]["annotations"][FILE]
+                print(f"static pods: {path}: {e}", file=sys.stderr, flush=True)
         return pending
