@@ -103,7 +103,7 @@ class PodManager:
             elif type_ == "MODIFIED" and obj["metadata"].get("deletionTimestamp"):
                 self._delete(uid, obj["metadata"].get("deletionGracePeriodSeconds"))
             elif type_ == "DELETED":
-                self._delete(uid, 0, removed=True)
+                self._delete(uid, 0)  # gone from the API at once (grace 0, or not ours)
 
     # ---- pods in ----------------------------------------------------------------------
 
@@ -145,12 +145,12 @@ class PodManager:
                 {"phase": st.FAILED, "reason": "OutOfpods", "message": message},
             )
 
-    def _delete(self, uid: str, grace: float | None, removed: bool = False) -> None:
+    def _delete(self, uid: str, grace: float | None) -> None:
         with self._lock:
             worker = self.workers.get(uid)
+            if worker is None:
+                return
             self._deleting.add(uid)
-        if worker is None:
-            return
         worker.stop(grace)
         if worker.finished.is_set():
             self._finish(worker)
