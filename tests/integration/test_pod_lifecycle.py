@@ -398,3 +398,65 @@ def test_failing_init_container_under_never_fails_the_pod(harness, images):
     assert status["initContainerStatuses"][0]["state"]["terminated"]["exitCode"] == 1
     assert "running" not in container(status)["state"]
     assert "terminated" not in container(status)["state"]
+
+
+def pull_events(worker: PodWorker) -> list[str]:
+    return [
+        f"{e.reason}: {e.message}"
+        for e in worker.events.list()
+        if e.reason in ("Pulling", "Pulled")
+    ]
+
+
+def test_image_pull_policy_never_without_the_image_waits_in_err_image_never_pull(harness, images):
+    w = harness.start(f"""\
+        apiVersion: v1
+        kind: Pod
+        metadata: {{name: never}}
+        spec:
+          containers:
+          - {{name: c, image: {images.config.ref}, imagePullPolicy: Never}}
+        """)
+    status = harness.wait_for(
+        w, lambda s: container(s)["state"].get("waiting", {}).get("reason") == "ErrImageNeverPull"
+    )
+    assert (
+        "is not present with pull policy of Never"
+        in container(status)["state"]["waiting"]["message"]
+    )
+    assert not any(e.startswith("Pulling") for e in pull_events(w))
+
+
+def test_image_pull_policies_if_not_present_never_and_always(harness, images):
+    manifest = """\
+        apiVersion: v1
+        kind: Pod
+        metadata: {{name: {name}}}
+        spec:
+          restartPolicy: Never
+          containers:
+          - {{name: c, image: {image}, imagePullPolicy: {policy}, command: ["true"]}}
+        """
+    first = harness.start(
+        manifest.format(name="first", image=images.busybox.ref, policy="IfNotPresent")
+    )
+    assert first.join(60) and first.status.phase == "Succeeded"
+    assert any(e.startswith("Pulling") for e in pull_events(first))  # not present yet
+
+    present = harness.start(
+        manifest.format(name="present", image=images.busybox.ref, policy="IfNotPresent")
+    )
+    never = harness.start(manifest.format(name="never2", image=images.busybox.ref, policy="Never"))
+    for w in (present, never):
+        assert w.join(60) and w.status.phase == "Succeeded"
+        assert pull_events(w) == [
+            f'Pulled: Container image "{images.busybox.ref}" already present on machine'
+        ]
+
+    always = harness.start(
+        manifest.format(name="always", image=images.busybox.ref, policy="Always")
+    )
+    assert always.join(60) and always.status.phase == "Succeeded"
+    events = pull_events(always)
+    assert events[0] == f'Pulling: Pulling image "{images.busybox.ref}"'
+    assert events[1].startswith(f'Pulled: Successfully pulled image "{images.busybox.ref}"')
