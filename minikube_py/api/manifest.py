@@ -35,6 +35,7 @@ from minikube_py.api.objects import (
 from minikube_py.api.reader import ObjectReader, ParseContext
 from minikube_py.api.validation import validate_pod, validate_replication_controller
 from minikube_py.errors import ManifestError
+from minikube_py.kubeyaml import KubeYAMLLoader
 
 STDIN_NAME = "STDIN"
 SUPPORTED_KINDS = {("v1", "Pod"): Pod, ("v1", "ReplicationController"): ReplicationController}
@@ -58,32 +59,6 @@ _IGNORED_CONTAINER_FIELDS = (
     "startupProbe",
     "volumeDevices",
 )
-
-
-class _YAMLLoader(yaml.SafeLoader):
-    """YAML as Kubernetes reads it: timestamps stay strings (``creationTimestamp``), and a
-    key given twice in one mapping is an error rather than a silent overwrite."""
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
-        seen: set[Any] = set()
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=True)
-            try:
-                duplicate = key in seen
-            except TypeError:
-                continue  # unhashable key: SafeLoader reports it
-            if duplicate:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f'key "{key}" already set in map', key_node.start_mark
-                )
-            seen.add(key)
-        return super().construct_mapping(node, deep=deep)
-
-
-_YAMLLoader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
 
 
 @dataclass
@@ -218,7 +193,7 @@ def _decode(text: str, source: str) -> list[Any]:
                 f'{source}: error parsing JSON: duplicate field "{e.key}"'
             ) from None
     try:
-        docs = list(yaml.load_all(io.StringIO(text), Loader=_YAMLLoader))
+        docs = list(yaml.load_all(io.StringIO(text), Loader=KubeYAMLLoader))
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""

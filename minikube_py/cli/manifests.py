@@ -138,36 +138,8 @@ def _decode(text: str, source: str) -> list[Any]:
     return [d for d in docs if d is not None]
 
 
-_LOADER: Any = None
-
-
 def _yaml_loader() -> Any:
-    """A SafeLoader reading YAML as Kubernetes does: timestamps stay strings, and a key given
-    twice in one mapping is an error (the same rules as ``minikube_py.api``'s loader)."""
-    global _LOADER
-    if _LOADER is not None:
-        return _LOADER
-    import yaml
+    """The Kubernetes YAML loader; yaml is imported only when a file needs it."""
+    from minikube_py.kubeyaml import KubeYAMLLoader
 
-    class Loader(yaml.SafeLoader):
-        def construct_mapping(self, node: Any, deep: bool = False) -> dict:
-            seen: set[Any] = set()
-            for key_node, _ in node.value:
-                key = self.construct_object(key_node, deep=True)
-                try:
-                    duplicate = key in seen
-                except TypeError:
-                    continue  # unhashable key: SafeLoader reports it
-                if duplicate:
-                    raise yaml.constructor.ConstructorError(
-                        None, None, f'key "{key}" already set in map', key_node.start_mark
-                    )
-                seen.add(key)
-            return super().construct_mapping(node, deep=deep)
-
-    Loader.yaml_implicit_resolvers = {
-        first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-    }
-    _LOADER = Loader
-    return Loader
+    return KubeYAMLLoader
