@@ -1,35 +1,90 @@
-"""YAML as Kubernetes reads it (the one loader: manifests, apply, static pods).
+"""Manifest text as Kubernetes reads it: the one decoder for run -f, apply and static pods.
 
-Timestamps stay strings (``creationTimestamp``), and a key given twice in one
-mapping is an error rather than a silent overwrite.  A leaf module: it imports
-only yaml, so the CLI's lean paths can load YAML without the typed model.
+JSON (one document) when the text starts with ``{`` or ``[`` and parses as such, else
+YAML (``---`` separated, empty documents dropped).  Timestamps stay strings
+(``creationTimestamp``), and a key given twice in one mapping is an error in both,
+rather than a silent overwrite.  A leaf module: yaml is imported only for YAML text,
+so the CLI's lean JSON path pays for neither yaml nor the typed model.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-import yaml
+
+class DecodeError(Exception):
+    """The text is not JSON or YAML; the message names the source and, for YAML, where."""
 
 
-class KubeYAMLLoader(yaml.SafeLoader):
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
-        seen: set[Any] = set()
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=True)
-            try:
-                duplicate = key in seen
-            except TypeError:
-                continue  # unhashable key: SafeLoader reports it
-            if duplicate:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f'key "{key}" already set in map', key_node.start_mark
-                )
-            seen.add(key)
-        return super().construct_mapping(node, deep=deep)
+class _DuplicateKey(Exception):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
 
 
-KubeYAMLLoader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in pairs:
+        if k in out:
+            raise _DuplicateKey(k)
+        out[k] = v
+    return out
+
+
+def decode(text: str, source: str) -> list[Any]:
+    """The documents of ``text`` (read from ``source``, named in errors)."""
+    if text.lstrip().startswith(("{", "[")):
+        try:
+            return [json.loads(text, object_pairs_hook=_unique_keys)]
+        except json.JSONDecodeError:
+            pass  # YAML flow style, or several JSON documents: let YAML try
+        except _DuplicateKey as e:
+            raise DecodeError(f'{source}: error parsing JSON: duplicate field "{e.key}"') from None
+    import io
+
+    import yaml
+
+    try:
+        docs = list(yaml.load_all(io.StringIO(text), Loader=loader()))
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = e.problem or e.context or "syntax error"
+        raise DecodeError(f"{source}: error parsing YAML{where}: {problem}") from None
+    except yaml.YAMLError as e:
+        raise DecodeError(f"{source}: error parsing YAML: {e}") from None
+    return [d for d in docs if d is not None]
+
+
+_LOADER: Any = None
+
+
+def loader() -> Any:
+    """The yaml Loader class with Kubernetes' rules (built once, on first use)."""
+    global _LOADER
+    if _LOADER is None:
+        import yaml
+
+        class KubeYAMLLoader(yaml.SafeLoader):
+            def construct_mapping(self, node: Any, deep: bool = False) -> dict:
+                seen: set[Any] = set()
+                for key_node, _ in node.value:
+                    key = self.construct_object(key_node, deep=True)
+                    try:
+                        duplicate = key in seen
+                    except TypeError:
+                        continue  # unhashable key: SafeLoader reports it
+                    if duplicate:
+                        raise yaml.constructor.ConstructorError(
+                            None, None, f'key "{key}" already set in map', key_node.start_mark
+                        )
+                    seen.add(key)
+                return super().construct_mapping(node, deep=deep)
+
+        KubeYAMLLoader.yaml_implicit_resolvers = {
+            first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+            for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+        }
+        _LOADER = KubeYAMLLoader
+    return _LOADER

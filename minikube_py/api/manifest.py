@@ -13,14 +13,11 @@ back as warnings (strings naming the file and field path) for the caller to show
 
 from __future__ import annotations
 
-import io
 import json
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, TextIO
-
-import yaml
 
 from minikube_py.api import field as f
 from minikube_py.api.defaults import default_pod, default_replication_controller
@@ -35,7 +32,7 @@ from minikube_py.api.objects import (
 from minikube_py.api.reader import ObjectReader, ParseContext
 from minikube_py.api.validation import validate_pod, validate_replication_controller
 from minikube_py.errors import ManifestError
-from minikube_py.kubeyaml import KubeYAMLLoader
+from minikube_py.kubeyaml import DecodeError, decode
 
 STDIN_NAME = "STDIN"
 SUPPORTED_KINDS = {("v1", "Pod"): Pod, ("v1", "ReplicationController"): ReplicationController}
@@ -182,42 +179,10 @@ def invalid_status(err: ManifestError) -> dict[str, Any]:
 
 
 def _decode(text: str, source: str) -> list[Any]:
-    stripped = text.lstrip()
-    if stripped.startswith(("{", "[")):
-        try:
-            return [json.loads(text, object_pairs_hook=_unique_keys)]
-        except json.JSONDecodeError:
-            pass  # YAML flow style, or several JSON documents: let YAML try
-        except _DuplicateKey as e:
-            raise ManifestError(
-                f'{source}: error parsing JSON: duplicate field "{e.key}"'
-            ) from None
     try:
-        docs = list(yaml.load_all(io.StringIO(text), Loader=KubeYAMLLoader))
-    except yaml.MarkedYAMLError as e:
-        mark = e.problem_mark
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise ManifestError(
-            f"{source}: error parsing YAML{where}: {e.problem or e.context or 'syntax error'}"
-        ) from None
-    except yaml.YAMLError as e:
-        raise ManifestError(f"{source}: error parsing YAML: {e}") from None
-    return [d for d in docs if d is not None]
-
-
-class _DuplicateKey(Exception):
-    def __init__(self, key: str) -> None:
-        super().__init__(key)
-        self.key = key
-
-
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in pairs:
-        if k in out:
-            raise _DuplicateKey(k)
-        out[k] = v
-    return out
+        return decode(text, source)
+    except DecodeError as e:
+        raise ManifestError(str(e)) from None
 
 
 def _load_document(doc: Any, where: str, create: bool) -> LoadResult:

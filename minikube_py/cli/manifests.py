@@ -11,7 +11,6 @@ its own strict loading (``minikube_py.api.load_file``).
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from collections.abc import Iterable
@@ -96,50 +95,10 @@ def _read(path: str) -> str:
         raise _Failed(f"{path}: cannot read: {e.strerror}") from None
 
 
-class _DuplicateKey(Exception):
-    def __init__(self, key: str) -> None:
-        super().__init__(key)
-        self.key = key
-
-
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in pairs:
-        if k in out:
-            raise _DuplicateKey(k)
-        out[k] = v
-    return out
-
-
 def _decode(text: str, source: str) -> list[Any]:
-    """The documents of ``text``: JSON (one document) when it starts with ``{`` or ``[``
-    and parses as such, else YAML (``---`` separated; empty documents dropped)."""
-    if text.lstrip().startswith(("{", "[")):
-        try:
-            return [json.loads(text, object_pairs_hook=_unique_keys)]
-        except json.JSONDecodeError:
-            pass  # YAML flow style, or several JSON documents: let YAML try
-        except _DuplicateKey as e:
-            raise _Failed(f'{source}: error parsing JSON: duplicate field "{e.key}"') from None
-    import io
-
-    import yaml
+    from minikube_py.kubeyaml import DecodeError, decode
 
     try:
-        docs = list(yaml.load_all(io.StringIO(text), Loader=_yaml_loader()))
-    except yaml.MarkedYAMLError as e:
-        mark = e.problem_mark
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise _Failed(
-            f"{source}: error parsing YAML{where}: {e.problem or e.context or 'syntax error'}"
-        ) from None
-    except yaml.YAMLError as e:
-        raise _Failed(f"{source}: error parsing YAML: {e}") from None
-    return [d for d in docs if d is not None]
-
-
-def _yaml_loader() -> Any:
-    """The Kubernetes YAML loader; yaml is imported only when a file needs it."""
-    from minikube_py.kubeyaml import KubeYAMLLoader
-
-    return KubeYAMLLoader
+        return decode(text, source)
+    except DecodeError as e:
+        raise _Failed(str(e)) from None
