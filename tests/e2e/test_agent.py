@@ -15,6 +15,8 @@ import time
 
 import yaml
 
+from tests.fixtures.node import write_manifest as write
+
 
 def wait_until(check, timeout: float = 60, interval: float = 0.1, what: str = "condition"):
     deadline = time.monotonic() + timeout
@@ -41,12 +43,6 @@ def running(agent, name: str) -> dict | None:
     ):
         return pod
     return None
-
-
-def write(tmp_path, name: str, text: str) -> str:
-    path = tmp_path / name
-    path.write_text(textwrap.dedent(text))
-    return str(path)
 
 
 def test_full_cycle_through_the_cli(tmp_path, agent, images):

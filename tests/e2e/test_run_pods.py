@@ -4,16 +4,11 @@ from __future__ import annotations
 
 import re
 import signal
-import textwrap
 import time
 import urllib.error
 import urllib.request
 
-
-def write(tmp_path, name: str, text: str) -> str:
-    path = tmp_path / name
-    path.write_text(textwrap.dedent(text))
-    return str(path)
+from tests.fixtures.node import write_manifest as write
 
 
 def wait_for_line(proc, pattern: str, timeout: float = 60) -> re.Match:
