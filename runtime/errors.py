@@ -40,12 +40,8 @@ class SpecError(RuntimeErr):
         super().__init__(f"invalid container spec: {field}: {message}")
 
 
-class StartError(RuntimeErr):
-    """The container's init failed before exec: which step, which path, errno.
-
-    Raised in the caller from the structured report the child sends over its
-    close-on-exec pipe (see runtime.init).
-    """
+class _StepFailed(RuntimeErr):
+    """A child failed before exec: which step, which path, errno (from its report)."""
 
     def __init__(
         self, container_id: str, step: str, path: str | None, err: int, detail: str = ""
@@ -57,7 +53,19 @@ class StartError(RuntimeErr):
         where = f' "{path}"' if path else ""
         reason = errno_text(err) if err else detail
         extra = f" ({detail})" if detail and err else ""
-        super().__init__(f"container {container_id}: {step}{where}: {reason}{extra}")
+        super().__init__(f"{self._prefix(container_id, step)}{step}{where}: {reason}{extra}")
+
+    @staticmethod
+    def _prefix(container_id: str, step: str) -> str:
+        return f"container {container_id}: "
+
+
+class StartError(_StepFailed):
+    """The container's init failed before exec: which step, which path, errno.
+
+    Raised in the caller from the structured report the child sends over its
+    close-on-exec pipe (see runtime.init).
+    """
 
 
 class CgroupError(RuntimeErr):
@@ -77,22 +85,13 @@ class NotParentError(RuntimeErr):
     """Exit status asked of a container this process is not the parent of."""
 
 
-class ExecError(RuntimeErr):
+class ExecError(_StepFailed):
     """A process exec'd into a container failed before exec (from its report).
 
     The exec step itself reads as runc's ``exec "/bin/nope": no such file or
     directory``; an earlier step names the container and the step.
     """
 
-    def __init__(
-        self, container_id: str, step: str, path: str | None, err: int, detail: str = ""
-    ) -> None:
-        self.container_id = container_id
-        self.step = step
-        self.path = path
-        self.errno = err
-        where = f' "{path}"' if path else ""
-        reason = errno_text(err) if err else detail
-        extra = f" ({detail})" if detail and err else ""
-        prefix = "" if step == "exec" else f"container {container_id}: exec: "
-        super().__init__(f"{prefix}{step}{where}: {reason}{extra}")
+    @staticmethod
+    def _prefix(container_id: str, step: str) -> str:
+        return "" if step == "exec" else f"container {container_id}: exec: "

@@ -26,7 +26,6 @@ import errno
 import fcntl
 import os
 import resource
-import signal
 import socket
 import stat
 import struct
@@ -43,6 +42,7 @@ from runtime.init import (
     _send,
     _set_user_and_caps,
     dup_stdio,
+    exec_now,
     step,
 )
 
@@ -124,11 +124,7 @@ def exec_process(
         if proc["no_new_privileges"]:
             with step("set no_new_privs"):
                 prctl.set_no_new_privs(1)
-        for sig in (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT):
-            signal.signal(sig, signal.SIG_DFL)  # ignored signals survive exec
-        signal.pthread_sigmask(signal.SIG_SETMASK, [])
-        with step("exec", args[0]):
-            os.execve(path, args, dict(e.split("=", 1) for e in env))
+        exec_now(path, args, env)
     except StepFailed as e:
         _send(report_w, {"error": e.report})
     except BaseException as e:

@@ -174,16 +174,22 @@ def container_init(config: dict[str, Any], stdio: list[int], report_w: int, star
         if os.read(start_r, 1) != b"x":
             os._exit(0)  # the caller gave up: never exec
         os.close(start_r)
-        for sig in (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT):
-            signal.signal(sig, signal.SIG_DFL)  # ignored signals survive exec
-        signal.pthread_sigmask(signal.SIG_SETMASK, [])
-        with step("exec", args[0]):
-            os.execve(path, args, dict(e.split("=", 1) for e in env))
+        exec_now(path, args, env)
     except StepFailed as e:
         _send(report_w, {"error": e.report})
     except BaseException as e:
         _send(report_w, {"error": {"step": "init", "path": None, "errno": 0, "detail": repr(e)}})
     os._exit(127)
+
+
+def exec_now(path: str, args: list[str], env: list[str]) -> None:
+    """The last step of a container's init or an exec'd process: default signal
+    dispositions and an empty mask (ignored signals survive exec), then execve."""
+    for sig in (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT):
+        signal.signal(sig, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
+    with step("exec", args[0]):
+        os.execve(path, args, dict(e.split("=", 1) for e in env))
 
 
 def prepare(
