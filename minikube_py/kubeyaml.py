@@ -14,7 +14,23 @@ from typing import Any
 
 
 class DecodeError(Exception):
-    """The text is not JSON or YAML; the message names the source and, for YAML, where."""
+    """A manifest file cannot be read, or is not JSON or YAML; the message names the
+    file and, for YAML, where."""
+
+
+def read(path: str) -> str:
+    """The text of manifest file ``path`` (UTF-8)."""
+    try:
+        with open(path, encoding="utf-8") as stream:
+            return stream.read()
+    except FileNotFoundError:
+        raise DecodeError(f'{path}: the path "{path}" does not exist') from None
+    except IsADirectoryError:
+        raise DecodeError(f"{path}: is a directory, not a manifest file") from None
+    except UnicodeDecodeError as e:
+        raise DecodeError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+    except OSError as e:
+        raise DecodeError(f"{path}: cannot read: {e.strerror}") from None
 
 
 class _DuplicateKey(Exception):

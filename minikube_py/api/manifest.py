@@ -32,7 +32,7 @@ from minikube_py.api.objects import (
 from minikube_py.api.reader import ObjectReader, ParseContext
 from minikube_py.api.validation import validate_pod, validate_replication_controller
 from minikube_py.errors import ManifestError
-from minikube_py.kubeyaml import DecodeError, decode
+from minikube_py.kubeyaml import DecodeError, decode, read
 
 STDIN_NAME = "STDIN"
 SUPPORTED_KINDS = {("v1", "Pod"): Pod, ("v1", "ReplicationController"): ReplicationController}
@@ -89,16 +89,9 @@ def load_file(path: str | os.PathLike[str], *, create: bool = True) -> LoadResul
 
         return load_stream(sys.stdin, source=STDIN_NAME, create=create)
     try:
-        with open(name, encoding="utf-8") as stream:
-            text = stream.read()
-    except FileNotFoundError:
-        raise ManifestError(f'{name}: the path "{name}" does not exist') from None
-    except IsADirectoryError:
-        raise ManifestError(f"{name}: is a directory, not a manifest file") from None
-    except UnicodeDecodeError as e:
-        raise ManifestError(f"{name}: not UTF-8 text ({e.reason} at byte {e.start})") from None
-    except OSError as e:
-        raise ManifestError(f"{name}: cannot read: {e.strerror}") from None
+        text = read(name)
+    except DecodeError as e:
+        raise ManifestError(str(e)) from None
     return load_string(text, source=name, create=create)
 
 

@@ -82,17 +82,12 @@ class _Failed(Exception):
 def _read(path: str) -> str:
     if path == "-":
         return sys.stdin.read()
+    from minikube_py.kubeyaml import DecodeError, read
+
     try:
-        with open(path, encoding="utf-8") as stream:
-            return stream.read()
-    except FileNotFoundError:
-        raise _Failed(f'{path}: the path "{path}" does not exist') from None
-    except IsADirectoryError:
-        raise _Failed(f"{path}: is a directory, not a manifest file") from None
-    except UnicodeDecodeError as e:
-        raise _Failed(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
-    except OSError as e:
-        raise _Failed(f"{path}: cannot read: {e.strerror}") from None
+        return read(path)
+    except DecodeError as e:
+        raise _Failed(str(e)) from None
 
 
 def _decode(text: str, source: str) -> list[Any]:
