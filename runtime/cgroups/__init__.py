@@ -75,7 +75,8 @@ class Cgroup(ABC):
 
     @abstractmethod
     def procs_files(self) -> list[str]:
-        """The cgroup.procs files a process writes "0" into to join."""
+        """The files a single-threaded process writes "0" into to join: on v1 each
+        hierarchy's ``tasks``, on v2 ``cgroup.procs`` (see v1.JOIN_FILE)."""
 
     @abstractmethod
     def pids(self) -> list[int]: ...
@@ -193,7 +194,8 @@ def detect_version(mountinfo: str, root: str = CGROUP_ROOT) -> int:
 
 
 def procs_files_joining(target_cgroup: str, self_cgroup: str, mountinfo: str) -> list[str]:
-    """The cgroup.procs files that move a process from our cgroups to `target`'s.
+    """The files (v1 ``tasks``, v2 ``cgroup.procs``) that move a single-threaded process,
+    writing "0", from our cgroups to `target`'s.
 
     `target_cgroup` and `self_cgroup` are /proc/PID/cgroup texts.  Every
     hierarchy counts, not only the controllers the runtime manages: an exec'd
@@ -214,7 +216,8 @@ def procs_files_joining(target_cgroup: str, self_cgroup: str, mountinfo: str) ->
             rel = os.path.relpath(path, root) if root != "/" else path.lstrip("/")
             if rel.startswith(".."):
                 continue  # the target sits outside what this mount shows
-            files.append(os.path.normpath(os.path.join(mnt, rel, "cgroup.procs")))
+            join = "cgroup.procs" if fstype == "cgroup2" else "tasks"  # see v1.JOIN_FILE
+            files.append(os.path.normpath(os.path.join(mnt, rel, join)))
             break
     return files
 

@@ -16,6 +16,12 @@ from runtime.spec import Resources
 
 CONTROLLERS = ("memory", "cpu", "cpuacct", "pids", "freezer")
 UNLIMITED = 1 << 62  # memory.limit_in_bytes reads back PAGE_COUNTER_MAX * pagesize
+# A process joins by writing "0" into `tasks`, not `cgroup.procs`: moving a whole thread
+# group takes the kernel's global cgroup_threadgroup_rwsem for writing, which waits for an
+# RCU grace period (6-35 ms here, per container), while a thread moving itself skips that
+# lock.  The joining process (a container's init or exec, forked from the single-threaded
+# forker) has one thread, so its one thread is the whole process.
+JOIN_FILE = "tasks"
 
 
 class CgroupV1(Cgroup):
@@ -69,7 +75,7 @@ class CgroupV1(Cgroup):
             self._write("pids", "pids.max", "max" if r.pids_limit < 0 else r.pids_limit)
 
     def procs_files(self) -> list[str]:
-        return [os.path.join(d, "cgroup.procs") for d in self._unique_dirs()]
+        return [os.path.join(d, JOIN_FILE) for d in self._unique_dirs()]
 
     def mount_sources(self) -> dict[str, str]:
         by_dir: dict[str, list[str]] = {}

@@ -1,4 +1,4 @@
-"""Which cgroup.procs files put a process where another one is (exec's cgroup join)."""
+"""Which files (v1 tasks, v2 cgroup.procs) put a process where another one is (exec's join)."""
 
 from __future__ import annotations
 
@@ -33,16 +33,16 @@ CONTAINER = """\
 
 def test_every_hierarchy_that_differs_is_joined_and_no_other():
     assert procs_files_joining(CONTAINER, OURS, HYBRID_MOUNTINFO) == [
-        "/sys/fs/cgroup/pids/agent/minikube-py/c1/cgroup.procs",
-        "/sys/fs/cgroup/memory/agent/minikube-py/c1/cgroup.procs",
-        "/sys/fs/cgroup/cpu,cpuacct/minikube-py/c1/cgroup.procs",
+        "/sys/fs/cgroup/pids/agent/minikube-py/c1/tasks",
+        "/sys/fs/cgroup/memory/agent/minikube-py/c1/tasks",
+        "/sys/fs/cgroup/cpu,cpuacct/minikube-py/c1/tasks",
     ]
 
 
 def test_named_and_v2_hierarchies_count_too():
     target = "9:name=systemd:/pods/c1\n0::/pods/c1\n"
     assert procs_files_joining(target, OURS, HYBRID_MOUNTINFO) == [
-        "/sys/fs/cgroup/systemd/pods/c1/cgroup.procs",
+        "/sys/fs/cgroup/systemd/pods/c1/tasks",
         "/sys/fs/cgroup/unified/pods/c1/cgroup.procs",
     ]
 

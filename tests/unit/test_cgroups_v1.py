@@ -79,7 +79,7 @@ def test_v1_places_the_container_under_the_callers_cgroup_in_each_hierarchy(tmp_
     assert cg.dirs["pids"] == f"{root}/pids/minikube-py/web"
     assert cg.dirs["cpu"] == cg.dirs["cpuacct"] == f"{root}/cpu,cpuacct/minikube-py/web"
     cg.create()
-    assert sorted(cg.procs_files()) == sorted(f"{d}/cgroup.procs" for d in {*cg.dirs.values()})
+    assert sorted(cg.procs_files()) == sorted(f"{d}/tasks" for d in {*cg.dirs.values()})
 
 
 def test_v1_absolute_path_is_taken_from_the_hierarchy_root(tmp_path):
