@@ -1,4 +1,4 @@
-"""The `minikube-py` command line.
+"""The full `minikube-py` command line (click), behind `minikube_py.cli.main`.
 
 Commands are loaded lazily from the table below, so `minikube-py get pods` does
 not pay for importing the image or runtime layers.
@@ -13,9 +13,7 @@ from dataclasses import dataclass, field
 
 import click
 
-DEFAULT_ROOT = "/var/lib/minikube-py"
-DEFAULT_RUN_DIR = "/run/minikube-py"
-DEFAULT_LOG_DIR = "/var/log/pods"
+from minikube_py.cli import DEFAULT_LOG_DIR, DEFAULT_ROOT, DEFAULT_RUN_DIR, user_error_message
 
 # command name -> "module:attribute" of a click command.  One line per command.
 COMMANDS: dict[str, str] = {
@@ -117,16 +115,8 @@ def cli(
     )
 
 
-def _user_errors() -> tuple[type[BaseException], ...]:
-    from minikube_py.errors import MinikubeError
-    from oci.errors import OCIError
-    from runtime.errors import RuntimeErr
-
-    return (MinikubeError, OCIError, RuntimeErr)
-
-
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: every user-facing error becomes one line on stderr and exit 1."""
+    """Run a command line; every user-facing error becomes one line on stderr and exit 1."""
     try:
         cli.main(args=argv, prog_name="minikube-py", standalone_mode=False)
     except click.exceptions.Abort:
@@ -139,15 +129,10 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(e.exit_code)
     except KeyboardInterrupt:
         sys.exit(130)
-    except _user_errors() as e:
-        if os.environ.get("MINIKUBE_PY_DEBUG"):
+    except Exception as e:
+        message = user_error_message(e)
+        if message is None:
             raise
-        click.echo(f"error: {e}", err=True)
-        sys.exit(1)
-    except PermissionError as e:
-        click.echo(
-            f"error: permission denied: {e.filename or e} (run as root: sudo minikube-py ...)",
-            err=True,
-        )
+        click.echo(message, err=True)
         sys.exit(1)
     sys.exit(0)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, TextIO
 import click
 
 if TYPE_CHECKING:
-    from minikube_py.cli import GlobalOptions
+    from minikube_py.cli.app import GlobalOptions
     from oci.pull import PullEvent
     from oci.store import ContentStore
 

@@ -12,13 +12,14 @@ import functools
 import json
 import os
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
 import click
 
 from minikube_py.apiserver.client import Client
 from minikube_py.apiserver.errors import APIError
+from minikube_py.cli.manifests import KIND_OF, SINGULAR, load_objects, name_of
 
 RESOURCE_ALIASES = {
     "pods": "pods",
@@ -31,9 +32,6 @@ RESOURCE_ALIASES = {
     "event": "events",
     "ev": "events",
 }
-KIND_OF = {"pods": "Pod", "replicationcontrollers": "ReplicationController", "events": "Event"}
-RESOURCE_OF = {v: k for k, v in KIND_OF.items()}
-SINGULAR = {"pods": "pod", "replicationcontrollers": "replicationcontroller", "events": "event"}
 OUTPUTS = ("wide", "yaml", "json", "name")
 
 
@@ -46,8 +44,13 @@ class KubectlError(click.ClickException):
         click.echo(f"error: {self.format_message()}", err=True)
 
 
+def socket_path(opts: Any) -> str:
+    """The agent's API socket: <run-dir>/api.sock."""
+    return os.path.join(opts.run_dir, "api.sock")
+
+
 def client_for(opts: Any) -> Client:
-    return Client(os.path.join(opts.run_dir, "api.sock"))
+    return Client(socket_path(opts))
 
 
 def kubectl_errors(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -93,11 +96,6 @@ def _dump(obj: Any, output: str) -> str:
 
 def _as_list(items: list[dict[str, Any]]) -> dict[str, Any]:
     return {"apiVersion": "v1", "items": items, "kind": "List", "metadata": {"resourceVersion": ""}}
-
-
-def _name_of(obj: dict[str, Any]) -> str:
-    resource = RESOURCE_OF.get(obj.get("kind", ""), "pods")
-    return f"{SINGULAR[resource]}/{obj['metadata']['name']}"
 
 
 # ------------------------------------------------------------------------------ get
@@ -296,7 +294,7 @@ def _print_found(
         return
     if output == "name":
         for o in all_items:
-            click.echo(_name_of(o))
+            click.echo(name_of(o))
         return
     if not all_items:
         if not failed:
@@ -348,7 +346,7 @@ def _watch(
         if output in ("json", "yaml"):
             click.echo(_dump(obj, output), nl=False)
         elif output == "name":
-            click.echo(_name_of(obj))
+            click.echo(name_of(obj))
         else:
             header, rows = _rows(
                 res,
@@ -363,69 +361,6 @@ def _watch(
 
 
 # ------------------------------------------------------------------------------ apply
-
-
-SUPPORTED = {("v1", "Pod"): "pods", ("v1", "ReplicationController"): "replicationcontrollers"}
-
-
-def _load(
-    filenames: Iterable[str], namespace: str | None, verb: str = "apply"
-) -> tuple[list[tuple[str, str, dict[str, Any]]], list[str]]:
-    """The objects in the files, as sent to the server: ``([(where, resource, object)],
-    [error, ...])``.  The server validates them; here only what a request needs is checked
-    (a mapping of a kind we serve).  Raises ManifestError (nothing is sent) when a file cannot
-    be read or parsed, or an object's namespace contradicts ``--namespace``."""
-    from minikube_py.cli.manifests import read_manifests
-    from minikube_py.errors import ManifestError
-
-    documents, failures = read_manifests(filenames)
-    if failures:
-        raise ManifestError("; ".join(failures))
-    out: list[tuple[str, str, dict[str, Any]]] = []
-    errors: list[str] = []
-    for where, data in documents:
-        if not isinstance(data, dict):
-            what = "a list" if isinstance(data, list) else f"a {type(data).__name__}"
-            errors.append(
-                f"{where}: expected a Kubernetes object (a mapping with apiVersion and kind), "
-                f"got {what}"
-            )
-            continue
-        kind, api_version = data.get("kind"), data.get("apiVersion")
-        missing = [k for k, v in (("apiVersion", api_version), ("kind", kind)) if not v]
-        if missing:
-            errors.append(
-                f"{where}: Object '{missing[-1][0].upper() + missing[-1][1:]}' is missing"
-            )
-            continue
-        resource = SUPPORTED.get((api_version, kind))
-        if resource is None:
-            supported = ", ".join(f"{v} {k}" for v, k in SUPPORTED)
-            errors.append(
-                f'{where}: no matches for kind "{kind}" in version "{api_version}" '
-                f"(minikube-py knows {supported}, and v1 List)"
-            )
-            continue
-        meta = data.get("metadata")
-        if not isinstance(meta, dict):
-            meta = data["metadata"] = {}
-        own = meta.get("namespace")
-        if namespace:
-            if own not in (None, "", "default", namespace):
-                raise ManifestError(
-                    f'the namespace from the provided object "{own}" does '
-                    f'not match the namespace "{namespace}". You must pass '
-                    f"'--namespace={own}' to perform this operation."
-                )
-            meta["namespace"] = namespace
-        elif not own:
-            meta["namespace"] = "default"
-        meta.pop("creationTimestamp", None)
-        data.pop("status", None)
-        out.append((where, resource, data))
-    if not out and not errors:
-        raise ManifestError(f"no objects passed to {verb}")
-    return out, errors
 
 
 @click.command()
@@ -447,42 +382,11 @@ def apply(opts, filenames, namespace):
     Applying an unchanged object again changes nothing; a pod's spec cannot change once
     created (delete the pod and apply again).
     """
-    objects, errors = _load(filenames, namespace)
-    failed = bool(errors)
-    with client_for(opts) as client:
-        for where, resource, data in objects:
-            ns = str(data["metadata"]["namespace"])
-            name = data["metadata"].get("name") or ""
-            source = where.split(" (", 1)[0]
-            try:
-                try:  # create first: a new object costs one round trip
-                    created = client.create(resource, ns, data)
-                    click.echo(f"{_name_of(created)} created")
-                    continue
-                except APIError as e:
-                    if e.reason != "AlreadyExists" or not name:
-                        raise
-                current = client.get(resource, ns, name)
-                data["metadata"]["uid"] = current["metadata"]["uid"]
-                updated = client.update(resource, ns, name, data)
-                same = (
-                    updated["metadata"]["resourceVersion"] == current["metadata"]["resourceVersion"]
-                )
-                click.echo(f"{_name_of(updated)} {'unchanged' if same else 'configured'}")
-            except APIError as e:
-                failed = True
-                if e.reason == "Invalid":
-                    click.echo(e.kubectl_message(), err=True)
-                else:
-                    click.echo(
-                        f"Error from server ({e.reason or 'InternalError'}): error when "
-                        f'applying "{source}": {e.message}',
-                        err=True,
-                    )
-    for error in errors:
-        click.echo(f"error: {error}", err=True)
-    if failed:
-        sys.exit(1)
+    from minikube_py.cli.apply import apply_files
+
+    code = apply_files(socket_path(opts), filenames, namespace)
+    if code:
+        sys.exit(code)
 
 
 # ------------------------------------------------------------------------------ delete
@@ -530,7 +434,7 @@ def delete(
         if filenames:
             if args:
                 raise KubectlError("when -f is given, no resource type or names are allowed")
-            objects, errors = _load(filenames, namespace, verb="delete")
+            objects, errors = load_objects(filenames, namespace, verb="delete")
             for error in errors:
                 click.echo(f"error: {error}", err=True)
             failed_load = bool(errors)

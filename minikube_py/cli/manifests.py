@@ -19,6 +19,18 @@ from typing import Any
 STDIN_NAME = "STDIN"
 SUFFIXES = (".yaml", ".yml", ".json")
 
+# What the CLI sends where: (apiVersion, kind) -> resource, and back.
+SUPPORTED = {("v1", "Pod"): "pods", ("v1", "ReplicationController"): "replicationcontrollers"}
+KIND_OF = {"pods": "Pod", "replicationcontrollers": "ReplicationController", "events": "Event"}
+RESOURCE_OF = {v: k for k, v in KIND_OF.items()}
+SINGULAR = {"pods": "pod", "replicationcontrollers": "replicationcontroller", "events": "event"}
+
+
+def name_of(obj: dict[str, Any]) -> str:
+    """``pod/web``, as kubectl names an object in its messages."""
+    resource = RESOURCE_OF.get(obj.get("kind", ""), "pods")
+    return f"{SINGULAR[resource]}/{obj['metadata']['name']}"
+
 
 def manifest_paths(filenames: Iterable[str]) -> list[str]:
     """Files as given; a directory gives its .yaml/.yml/.json files (not hidden), sorted."""
@@ -73,6 +85,65 @@ def read_manifests(filenames: Iterable[str]) -> tuple[list[tuple[str, Any]], lis
             else:
                 objects.append((where, doc))
     return objects, errors
+
+
+def load_objects(
+    filenames: Iterable[str], namespace: str | None, verb: str = "apply"
+) -> tuple[list[tuple[str, str, dict[str, Any]]], list[str]]:
+    """The objects in the files, as sent to the server: ``([(where, resource, object)],
+    [error, ...])``.  The server validates them; here only what a request needs is checked
+    (a mapping of a kind we serve).  Raises ManifestError (nothing is sent) when a file cannot
+    be read or parsed, or an object's namespace contradicts ``--namespace``."""
+    from minikube_py.errors import ManifestError
+
+    documents, failures = read_manifests(filenames)
+    if failures:
+        raise ManifestError("; ".join(failures))
+    out: list[tuple[str, str, dict[str, Any]]] = []
+    errors: list[str] = []
+    for where, data in documents:
+        if not isinstance(data, dict):
+            what = "a list" if isinstance(data, list) else f"a {type(data).__name__}"
+            errors.append(
+                f"{where}: expected a Kubernetes object (a mapping with apiVersion and kind), "
+                f"got {what}"
+            )
+            continue
+        kind, api_version = data.get("kind"), data.get("apiVersion")
+        missing = [k for k, v in (("apiVersion", api_version), ("kind", kind)) if not v]
+        if missing:
+            errors.append(
+                f"{where}: Object '{missing[-1][0].upper() + missing[-1][1:]}' is missing"
+            )
+            continue
+        resource = SUPPORTED.get((api_version, kind))
+        if resource is None:
+            supported = ", ".join(f"{v} {k}" for v, k in SUPPORTED)
+            errors.append(
+                f'{where}: no matches for kind "{kind}" in version "{api_version}" '
+                f"(minikube-py knows {supported}, and v1 List)"
+            )
+            continue
+        meta = data.get("metadata")
+        if not isinstance(meta, dict):
+            meta = data["metadata"] = {}
+        own = meta.get("namespace")
+        if namespace:
+            if own not in (None, "", "default", namespace):
+                raise ManifestError(
+                    f'the namespace from the provided object "{own}" does '
+                    f'not match the namespace "{namespace}". You must pass '
+                    f"'--namespace={own}' to perform this operation."
+                )
+            meta["namespace"] = namespace
+        elif not own:
+            meta["namespace"] = "default"
+        meta.pop("creationTimestamp", None)
+        data.pop("status", None)
+        out.append((where, resource, data))
+    if not out and not errors:
+        raise ManifestError(f"no objects passed to {verb}")
+    return out, errors
 
 
 class _Failed(Exception):

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import click
 
 if TYPE_CHECKING:
-    from minikube_py.cli import GlobalOptions
+    from minikube_py.cli.app import GlobalOptions
 
 
 @click.command()

@@ -70,7 +70,17 @@ def write(path, obj):
 # ------------------------------------------------------------------------------ apply
 
 
-def test_apply_creates_then_is_unchanged_then_configured(capsys, agent, tmp_path):
+@pytest.fixture(params=["quick", "click"])
+def cli_path(request, monkeypatch):
+    """apply runs through the quick path (no click) and through click: the same results."""
+    if request.param == "click":
+        from minikube_py.cli import quick
+
+        monkeypatch.setattr(quick, "run", lambda args: None)
+    return request.param
+
+
+def test_apply_creates_then_is_unchanged_then_configured(cli_path, capsys, agent, tmp_path):
     f = write(tmp_path / "pod.yaml", pod_manifest("web"))
     assert kubectl(capsys, agent, "apply", "-f", f) == (0, "pod/web created\n", "")
     assert agent.store.get("Pod", "default", "web")["status"]["phase"] == "Pending"
@@ -81,7 +91,7 @@ def test_apply_creates_then_is_unchanged_then_configured(capsys, agent, tmp_path
     assert kubectl(capsys, agent, "apply", "-f", f) == (0, "pod/web configured\n", "")
 
 
-def test_apply_changed_pod_spec_is_kubernetes_immutable_error(capsys, agent, tmp_path):
+def test_apply_changed_pod_spec_is_kubernetes_immutable_error(cli_path, capsys, agent, tmp_path):
     kubectl(capsys, agent, "apply", "-f", write(tmp_path / "pod.yaml", pod_manifest("web")))
     changed = pod_manifest("web")
     changed["spec"]["containers"][0]["command"] = ["sleep", "10"]
@@ -94,7 +104,7 @@ def test_apply_changed_pod_spec_is_kubernetes_immutable_error(capsys, agent, tmp
     assert "spec.containers[0].command" in err
 
 
-def test_apply_directory_and_stdin(capsys, agent, tmp_path, monkeypatch):
+def test_apply_directory_and_stdin(cli_path, capsys, agent, tmp_path, monkeypatch):
     d = tmp_path / "manifests"
     d.mkdir()
     write(d / "a.yaml", pod_manifest("a"))
@@ -128,7 +138,9 @@ def test_apply_directory_and_stdin(capsys, agent, tmp_path, monkeypatch):
     assert (code, out) == (0, "pod/s created\n")
 
 
-def test_apply_invalid_document_is_reported_the_valid_ones_are_created(capsys, agent, tmp_path):
+def test_apply_invalid_document_is_reported_the_valid_ones_are_created(
+    cli_path, capsys, agent, tmp_path
+):
     # as kubectl: the server validates each object; the valid ones are created, exit 1
     good = pod_manifest("good")
     bad = pod_manifest("bad")
@@ -141,7 +153,7 @@ def test_apply_invalid_document_is_reported_the_valid_ones_are_created(capsys, a
     assert [p["metadata"]["name"] for p in agent.store.list("Pod")[0]] == ["good"]
 
 
-def test_apply_list_with_an_invalid_item(capsys, agent, tmp_path):
+def test_apply_list_with_an_invalid_item(cli_path, capsys, agent, tmp_path):
     bad = pod_manifest("bad")
     bad["spec"]["containers"][0]["name"] = "Bad_Name"
     other = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"}}
@@ -160,7 +172,7 @@ def test_apply_list_with_an_invalid_item(capsys, agent, tmp_path):
     assert sorted(p["metadata"]["name"] for p in agent.store.list("Pod")[0]) == ["a", "b"]
 
 
-def test_apply_unparsable_file_sends_nothing(capsys, agent, tmp_path):
+def test_apply_unparsable_file_sends_nothing(cli_path, capsys, agent, tmp_path):
     good = write(tmp_path / "good.yaml", pod_manifest("good"))
     broken = tmp_path / "broken.yaml"
     broken.write_text("apiVersion: v1\nkind: Pod\nmetadata: [a\n")
@@ -176,7 +188,7 @@ def test_apply_unparsable_file_sends_nothing(capsys, agent, tmp_path):
     assert agent.store.list("Pod")[0] == []
 
 
-def test_apply_json_imports_neither_yaml_nor_the_typed_model(agent, tmp_path):
+def test_apply_json_imports_neither_yaml_click_nor_the_typed_model(agent, tmp_path):
     f = tmp_path / "pod.json"
     f.write_text(json.dumps(pod_manifest("lean")))
     code = (
@@ -187,8 +199,8 @@ def test_apply_json_imports_neither_yaml_nor_the_typed_model(agent, tmp_path):
         "except SystemExit as e:\n"
         "    assert not e.code, e.code\n"
         "heavy = sorted(m for m in sys.modules if m == 'yaml' or m.startswith("
-        "('yaml.', 'minikube_py.api.', 'http', 'requests', 'oci', 'runtime')) "
-        "or m == 'minikube_py.api')\n"
+        "('yaml.', 'minikube_py.api.', 'http', 'requests', 'oci', 'runtime', 'click')) "
+        "or m in ('minikube_py.api', 'click', 'dataclasses'))\n"
         "print('HEAVY', heavy)\n"
     )
     r = subprocess.run(
@@ -198,7 +210,7 @@ def test_apply_json_imports_neither_yaml_nor_the_typed_model(agent, tmp_path):
     assert r.stdout.splitlines() == ["pod/lean created", "HEAVY []"]
 
 
-def test_apply_into_a_namespace(capsys, agent, tmp_path):
+def test_apply_into_a_namespace(cli_path, capsys, agent, tmp_path):
     f = write(tmp_path / "pod.yaml", pod_manifest("web"))
     assert kubectl(capsys, agent, "apply", "-f", f, "-n", "team")[0] == 0
     assert agent.store.get("Pod", "team", "web")["metadata"]["namespace"] == "team"
