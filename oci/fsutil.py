@@ -1,6 +1,8 @@
 """The one place files are written atomically: temp file in the same directory, fsync, rename.
 
 A reader (or a crash) sees either the old file or the complete new one, never a torn write.
+``durable=False`` skips the fsyncs, for files that need not outlive the machine (a pod's
+/etc/hosts, made again with its sandbox): atomic for readers, and ~3-7 ms cheaper each here.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ def fsync_dir(path: str) -> None:
 
 
 @contextlib.contextmanager
-def atomic_open(path: str, perm: int = 0o644) -> Iterator[BinaryIO]:
+def atomic_open(path: str, perm: int = 0o644, *, durable: bool = True) -> Iterator[BinaryIO]:
     """Yield a binary file that replaces ``path`` when the block ends without an exception.
 
     The data goes to a hidden temp file next to ``path``; on success it is fsynced, renamed over
@@ -39,20 +41,22 @@ def atomic_open(path: str, perm: int = 0o644) -> Iterator[BinaryIO]:
             yield f
             f.flush()
             os.fchmod(f.fileno(), perm)
-            os.fsync(f.fileno())
+            if durable:
+                os.fsync(f.fileno())
         os.rename(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
-    fsync_dir(directory)
+    if durable:
+        fsync_dir(directory)
 
 
-def atomic_write(path: str, data: bytes | str, perm: int = 0o644) -> None:
-    """Replace ``path`` with ``data`` atomically and durably."""
+def atomic_write(path: str, data: bytes | str, perm: int = 0o644, *, durable: bool = True) -> None:
+    """Replace ``path`` with ``data`` atomically (and durably, unless told otherwise)."""
     if isinstance(data, str):
         data = data.encode()
-    with atomic_open(path, perm) as f:
+    with atomic_open(path, perm, durable=durable) as f:
         f.write(data)
 
 

@@ -128,6 +128,7 @@ def _parse_resolv_conf(text: str) -> tuple[list[str], list[str], list[str]]:
 
 def _write(path: Path, text: str) -> None:
     try:
-        atomic_write(os.fspath(path), text, perm=0o644)
+        # made again with every sandbox: atomic for readers, no fsync
+        atomic_write(os.fspath(path), text, perm=0o644, durable=False)
     except OSError as e:
         raise NetworkError(f"cannot write {path}: {e.strerror} (errno {e.errno})") from None
