@@ -9,6 +9,9 @@ Persistence: each Pod is written atomically to ``<root>/pods/<uid>/pod.json`` an
 ``<root>/controllers/<uid>.json`` on every change, and read back on construction, so uids,
 creation times and resourceVersions survive an agent restart.  The counter itself is reserved
 in blocks in ``<root>/apiserver.json`` so it never goes backwards.  Events live in memory only.
+Creates, updates and deletions are on disk before the call returns; a status update (the
+kubelet's, many per pod start) is written by a background thread right after, coalesced per
+object, so that a pod start does not wait on fsyncs.  ``flush`` waits for those writes.
 
 Objects handed out by ``get``/``list``/in-process watches are copies; a watch's objects for the
 HTTP server (``copy=False``) are the store's own and must not be mutated.
@@ -201,6 +204,11 @@ class ObjectStore:
             os.makedirs(d, exist_ok=True)  # shared with the kubelet: files are 0600
         self._rv = 0
         self._reserved = 0
+        # status updates waiting for the writer thread: uid -> key
+        self._dirty: dict[str, Key] = {}
+        self._writing = 0
+        self._dirty_cond = threading.Condition(threading.Lock())
+        self._writer: threading.Thread | None = None
         self._load()
         # Nothing before this point can be replayed: older resourceVersions get 410.
         self._floor = self._rv
@@ -267,7 +275,7 @@ class ObjectStore:
             meta["uid"] = str(uuid.uuid4())
             meta["creationTimestamp"] = now_rfc3339()
             self._put(key, obj, ADDED, None)
-        self._persist(key, obj)
+        self._persist(key, obj["metadata"]["uid"])
         return copy.deepcopy(obj)
 
     def update(self, data: dict[str, Any], *, warnings: list[str] | None = None) -> dict[str, Any]:
@@ -304,7 +312,7 @@ class ObjectStore:
             if obj == old:
                 return copy.deepcopy(old)
             self._put(key, obj, MODIFIED, old)
-        self._persist(key, obj)
+        self._persist(key, obj["metadata"]["uid"])
         return copy.deepcopy(obj)
 
     def update_status(
@@ -322,7 +330,7 @@ class ObjectStore:
             obj["metadata"] = dict(old["metadata"])
             obj["status"] = copy.deepcopy(status)
             self._put(key, obj, MODIFIED, old)
-        self._persist(key, obj)
+        self._persist_soon(key, obj["metadata"]["uid"])
         return copy.deepcopy(obj)
 
     def request_delete(
@@ -355,7 +363,7 @@ class ObjectStore:
                 self._put(key, obj, MODIFIED, old)
         if grace is None:
             return self._removed(removed)
-        self._persist(key, obj)
+        self._persist(key, obj["metadata"]["uid"])
         return copy.deepcopy(obj)
 
     def remove(
@@ -548,10 +556,9 @@ class ObjectStore:
             return os.path.join(self._pods_dir, uid, "pod.json")
         return os.path.join(self._rc_dir, f"{uid}.json")
 
-    def _persist(self, key: Key, obj: dict[str, Any]) -> None:
-        """Write the object's latest version (outside the store lock; a writer that finds a
-        newer version already written does nothing)."""
-        uid = obj["metadata"]["uid"]
+    def _persist(self, key: Key, uid: str) -> None:
+        """Write the latest version of object `uid` (outside the store lock; a writer that
+        finds a newer version already written does nothing)."""
         with self._persist_locks[uid]:
             with self._lock:
                 current = self._objects.get(key)
@@ -565,6 +572,44 @@ class ObjectStore:
             os.makedirs(os.path.dirname(path), exist_ok=True)
             atomic_write_json(path, data, perm=0o600)
             self._written_rv[uid] = rv
+
+    def _persist_soon(self, key: Key, uid: str) -> None:
+        """Have the writer thread persist the object's latest version."""
+        with self._dirty_cond:
+            self._dirty[uid] = key
+            if self._writer is None:
+                self._writer = threading.Thread(
+                    target=self._write_dirty, name="store-writer", daemon=True
+                )
+                self._writer.start()
+            self._dirty_cond.notify_all()
+
+    def _write_dirty(self) -> None:
+        while True:
+            with self._dirty_cond:
+                while not self._dirty:
+                    self._dirty_cond.wait()
+                batch, self._dirty = self._dirty, {}
+                self._writing += 1
+            try:
+                for uid, key in batch.items():
+                    with self._lock:
+                        current = self._objects.get(key)
+                        if current is None or current["metadata"]["uid"] != uid:
+                            continue  # removed meanwhile
+                    try:
+                        self._persist(key, uid)
+                    except OSError as e:
+                        log.error("cannot persist %s %s/%s: %s", *key, e)
+            finally:
+                with self._dirty_cond:
+                    self._writing -= 1
+                    self._dirty_cond.notify_all()
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until every status update so far is on disk; False on timeout."""
+        with self._dirty_cond:
+            return self._dirty_cond.wait_for(lambda: not self._dirty and not self._writing, timeout)
 
     def _unpersist(self, obj: dict[str, Any]) -> None:
         uid = obj["metadata"]["uid"]

@@ -160,6 +160,7 @@ class Agent:
             static.close()
         server.shutdown()
         manager.close()
+        store.flush(10)  # the last status updates, for the next agent to adopt from
         runtime.close()
         print("minikube-py agent: stopped (pods keep running)", file=sys.stderr, flush=True)
 
@@ -183,6 +184,7 @@ class Agent:
                 remaining.discard(obj["metadata"]["uid"])
         watch.close()
         manager.close()
+        store.flush(10)
         runtime.shutdown(force=True)
         from runtime import cgroups
         from runtime.errors import RuntimeErr

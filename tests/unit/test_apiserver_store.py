@@ -398,3 +398,32 @@ def test_a_burst_of_events_does_not_expire_pod_watches(tmp_path):
     with pytest.raises(APIError) as err:
         store.watch("Event", None, resource_version=pod["metadata"]["resourceVersion"])
     assert err.value.code == 410
+
+
+def test_status_updates_reach_the_disk_coalesced_and_flush_waits_for_them(tmp_path):
+    root = str(tmp_path / "root")
+    store = ObjectStore(root, node_name="node1")
+    pod = store.create(pod_manifest("web"))
+    path = os.path.join(root, "pods", pod["metadata"]["uid"], "pod.json")
+    for restarts in range(20):
+        status = running_status(pod)
+        status["containerStatuses"][0]["restartCount"] = restarts
+        pod = store.update_status("Pod", "default", "web", status)
+    assert store.flush(10)
+    with open(path) as f:
+        on_disk = json.load(f)
+    assert on_disk["status"]["containerStatuses"][0]["restartCount"] == 19
+    assert on_disk["metadata"]["resourceVersion"] == pod["metadata"]["resourceVersion"]
+    again = ObjectStore(root, node_name="node1")
+    assert again.get("Pod", "default", "web")["status"] == pod["status"]
+
+
+def test_a_pending_status_write_does_not_bring_a_removed_pod_back(tmp_path):
+    root = str(tmp_path / "root")
+    store = ObjectStore(root, node_name="node1")
+    pod = store.create(pod_manifest("web"))
+    store.update_status("Pod", "default", "web", running_status(pod))
+    store.remove("Pod", "default", "web")
+    assert store.flush(10)
+    assert not os.path.exists(os.path.join(root, "pods", pod["metadata"]["uid"]))
+    assert ObjectStore(root, node_name="node1").list("Pod")[0] == []
