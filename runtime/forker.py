@@ -13,6 +13,8 @@ from __future__ import annotations
 import atexit
 import json
 import os
+import select
+import signal
 import socket
 import subprocess
 import sys
@@ -114,6 +116,66 @@ def default_forker() -> Forker:
             _default = Forker()
             atexit.register(_default.close)
         return _default
+
+
+class Child:
+    """A process `call` started: our child (reparented to us, the subreaper), waited for
+    like a subprocess.Popen: `pid`, `returncode`, `poll`, `wait`, `kill`."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.returncode: int | None = None
+        self._lock = threading.Lock()
+
+    def poll(self) -> int | None:
+        with self._lock:
+            if self.returncode is None:
+                try:
+                    pid, status = os.waitpid(self.pid, os.WNOHANG)
+                except ChildProcessError:  # reaped elsewhere: it is gone all the same
+                    pid, status = self.pid, 0
+                if pid:
+                    self.returncode = os.waitstatus_to_exitcode(status)
+            return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        """The exit code; subprocess.TimeoutExpired if it runs on after `timeout` seconds."""
+        if self.poll() is not None:
+            return self.returncode  # type: ignore[return-value]
+        try:
+            pidfd = os.pidfd_open(self.pid)
+        except ProcessLookupError:
+            pidfd = None
+        try:
+            if pidfd is not None:
+                poller = select.poll()
+                poller.register(pidfd, select.POLLIN)
+                if not poller.poll(None if timeout is None else max(0, int(timeout * 1000))):
+                    raise subprocess.TimeoutExpired(str(self.pid), timeout or 0)
+        finally:
+            if pidfd is not None:
+                os.close(pidfd)
+        while self.poll() is None:  # exited: the zombie is ours to reap now
+            os.sched_yield()
+        return self.returncode  # type: ignore[return-value]
+
+    def kill(self) -> None:
+        if self.poll() is None:
+            os.kill(self.pid, signal.SIGKILL)  # not reaped: the pid is still this process
+
+
+def call(target: str, args: list[str], fds: list[int], path: list[str] | None = None) -> Child:
+    """Run the Python function `target` ("module:function", imported once in the forker,
+    found on `path`) as `function(fds, args)` in a forked process of its own session, with
+    cwd /, stdio on /dev/null and, of our fds, only `fds` (renumbered: it gets the numbers).
+    Cheap (a fork of the small forker), and the process is our child (see module doc)."""
+    config = {"kind": "call", "target": target, "args": args, "path": path or []}
+    reply = default_forker().spawn(config, fds)
+    if not reply.get("pid"):
+        error = reply.get("error") or {}
+        detail = error.get("detail") or os.strerror(error.get("errno") or 0)
+        raise RuntimeErr(f"runtime forker: cannot start {target}: {error.get('step')}: {detail}")
+    return Child(reply["pid"])
 
 
 def one_shot(config: dict[str, Any], fds: list[int]) -> dict[str, Any]:

@@ -143,6 +143,12 @@ def pump(log: _LogFile, streams: dict[int, bytes]) -> None:
             log.write(records)
 
 
+def run(fds: list[int], args: list[str]) -> None:
+    """As runtime.forker.call starts it: fds (stdout, stderr, ready), args (path, max
+    size, max files)."""
+    main([*(str(fd) for fd in fds), *args])
+
+
 def main(argv: list[str]) -> None:
     stdout_fd, stderr_fd, ready_fd = int(argv[0]), int(argv[1]), int(argv[2])
     path, max_size, max_files = argv[3], int(argv[4]), int(argv[5])

@@ -4,7 +4,9 @@ A container's fds 1 and 2 are the write ends of two pipes; the log writer proces
 `_writerproc`) holds the read ends and writes CRI records (see `cri`). As conmon does for
 CRI-O, it is apart from the agent: it runs in its own session, ignores SIGINT, SIGHUP and
 SIGPIPE, holds no fd of the agent's, and ends by itself once the container and everything
-that shares its stdout/stderr have exited and all output is written. The agent can be
+that shares its stdout/stderr have exited and all output is written. It is forked from
+the runtime's forker (runtime.forker.call: ~1 ms, no interpreter to start) and is the
+caller's child, as the containers are. The agent can be
 killed and restarted meanwhile; a new agent learns whether the writer is still at work
 from `log_writer_active(log_path)`.
 
@@ -21,30 +23,19 @@ from __future__ import annotations
 import os
 import select
 import subprocess
-import sys
 import time
 
 from minikube_py.errors import MinikubeError
 from minikube_py.logs.cri import log_writer_active
+from runtime import forker
+from runtime.errors import RuntimeErr
+from runtime.forker import Child
 
 __all__ = ["LogWriter", "LogWriterError", "log_writer_active", "start_log_writer"]
 
 DEFAULT_MAX_SIZE = 10 * 1024 * 1024  # kubelet's containerLogMaxSize
 DEFAULT_MAX_FILES = 5  # kubelet's containerLogMaxFiles
 _READY_TIMEOUT = 10.0
-
-# -I -S: no site-packages scan, no .pth files, no user site, no cwd on sys.path: the
-# interpreter starts in ~15 ms and imports only _writerproc's few modules.
-_BOOT = """\
-import os, sys
-try:
-    sys.path[:0] = [sys.argv[1]]
-    from minikube_py.logs._writerproc import main
-except BaseException as e:
-    os.write(int(sys.argv[4]), ("cannot start: %r" % (e,)).encode())
-    raise SystemExit(1)
-main(sys.argv[2:])
-"""
 
 
 class LogWriterError(MinikubeError):
@@ -56,7 +47,7 @@ class LogWriter:
 
     def __init__(
         self,
-        proc: subprocess.Popen,
+        proc: Child,
         log_path: str,
         stdout_fd: int,
         stderr_fd: int,
@@ -139,7 +130,8 @@ def start_log_writer(
         os.makedirs(directory, mode=0o755, exist_ok=True)
     except OSError as e:
         raise LogWriterError(f"cannot create log directory {directory}: {e.strerror}") from None
-    # os.pipe() fds are close-on-exec: only pass_fds reaches the writer, nothing else
+    # os.pipe() fds are close-on-exec: the writer gets these three (over the forker's
+    # socket), nothing else
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
     ready_r, ready_w = os.pipe()
@@ -147,29 +139,15 @@ def start_log_writer(
         if owner is not None:
             for fd in (out_w, err_w):
                 os.fchown(fd, owner[0], owner[1])
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-I",
-                "-S",
-                "-c",
-                _BOOT,
-                _package_parent(),
-                str(out_r),
-                str(err_r),
-                str(ready_w),
-                os.path.abspath(log_path),
-                str(max_size),
-                str(max_files),
-            ],
-            pass_fds=(out_r, err_r, ready_w),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            cwd="/",  # pins no mount of ours
-            start_new_session=True,  # a ^C or hangup meant for the agent must not reach it
+        # its own session (a ^C or hangup meant for the agent must not reach it), cwd /
+        # (pins no mount of ours), nothing of ours but these three fds
+        proc = forker.call(
+            "minikube_py.logs._writerproc:run",
+            [os.path.abspath(log_path), str(max_size), str(max_files)],
+            [out_r, err_r, ready_w],
+            path=[_package_parent()],
         )
-    except OSError as e:
+    except (OSError, RuntimeErr) as e:
         for fd in (out_w, err_w, ready_r):
             os.close(fd)
         raise LogWriterError(f"cannot start the log writer for {log_path}: {e}") from None
