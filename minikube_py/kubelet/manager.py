@@ -11,6 +11,7 @@ import contextlib
 import os
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from minikube_py.api.objects import Pod
 from minikube_py.apiserver.errors import APIError
@@ -48,6 +49,9 @@ class PodManager:
         self._lock = threading.Lock()
         self._watch = None
         self._thread: threading.Thread | None = None
+        # Shared by the workers for what overlaps within a pod start (a pod's network wiring,
+        # its containers' creates); long-lived threads keep their shim connections.
+        self._helpers = ThreadPoolExecutor(max_workers=4, thread_name_prefix="pod-helper")
 
     def collect_garbage(self) -> list[str]:
         """Before any worker runs: remove what no pod refers to any more (an agent that
@@ -129,6 +133,7 @@ class PodManager:
                 self._on_change,
                 adopt=adopt,
                 event_sink=lambda e, p=pod: self._event(p, e),
+                executor=self._helpers,
             )
             self.workers[uid] = worker
         worker.start()

@@ -7,6 +7,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 from minikube_py.api.objects import Pod
 from minikube_py.kubelet import status as st
@@ -41,8 +42,10 @@ class Runner:
         images = ImageManager(service)
         runtime = LocalRuntimeService(self.node.run_dir)
         router = ExitRouter(runtime)
+        helpers = ThreadPoolExecutor(max_workers=4, thread_name_prefix="pod-helper")
         self._workers = [
-            PodWorker(p, self.node, images, runtime, router, self._on_change) for p in pods
+            PodWorker(p, self.node, images, runtime, router, self._on_change, executor=helpers)
+            for p in pods
         ]
         previous = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
         try:
@@ -59,6 +62,7 @@ class Runner:
             for w in self._workers:
                 w.join()
                 remove_pod_dir(self.node, w.pod.metadata.uid)
+            helpers.shutdown()
             service.close()
             self._remove_cgroup_parent()
         if self.stopped_by is not None:

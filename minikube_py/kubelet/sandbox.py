@@ -2,6 +2,12 @@
 
 Created before any app container and torn down after the last one, as kubelet's
 RunPodSandbox / StopPodSandbox.  A half-made sandbox is rolled back.
+
+The pod's IP is allocated first (so /etc/hosts can name it before anything runs), then the
+pause starts; wiring its network namespace to the bridge (veth, address, routes) can then go
+on in the background (`executor`) while the pod's containers are being created, which needs
+only the namespace, not the network in it.  `Sandbox.wait_network` is what must come before
+any container of the pod runs.
 """
 
 from __future__ import annotations
@@ -10,6 +16,7 @@ import contextlib
 import os
 import shutil
 import signal
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 
 from minikube_py.api.objects import Pod
@@ -39,6 +46,12 @@ class Sandbox:
     pause_pid: int
     ip: str
     hostname: str
+    network: Future | None = None  # the network being wired up, when done in the background
+
+    def wait_network(self) -> None:
+        """Return once the pod's network is up; SandboxError if wiring it failed."""
+        if self.network is not None:
+            self.network.result()
 
     def ns_path(self, kind: str) -> str:
         return f"/proc/{self.pause_pid}/ns/{kind}"
@@ -65,32 +78,61 @@ def _network_config(node: NodeConfig):
     return NetworkConfig(state_root=node.root, bridge=node.bridge, cidr=node.pod_cidr)
 
 
-def create_sandbox(pod: Pod, node: NodeConfig, runtime: RuntimeService) -> Sandbox:
-    from minikube_py.network import setup_pod_network, write_hosts, write_resolv_conf
+def create_sandbox(
+    pod: Pod, node: NodeConfig, runtime: RuntimeService, executor: Executor | None = None
+) -> Sandbox:
+    """Make the sandbox; with `executor`, its network is wired up there (see the module doc),
+    and a failure then comes from `Sandbox.wait_network`."""
+    from minikube_py.network import write_hosts, write_resolv_conf
     from oci.fsutil import atomic_write
 
     uid = pod.metadata.uid
     pod_dir = node.pod_dir(uid)
     hostname = pod_hostname(pod)
-    pid = 0
     try:
         os.makedirs(pod_dir, exist_ok=True)
         _make_volumes(pod, pod_dir)
+        config = _network_config(node)
+        ip = str(config.ipam.allocate(uid, PAUSE_OWNER))
+        write_hosts(pod_dir, ip, hostname)
+        write_resolv_conf(pod_dir)
+        hostname_file = os.path.join(pod_dir, "hostname")
+        atomic_write(hostname_file, (hostname + "\n").encode(), durable=False)
         spec = pause_spec(
             os.path.join(node.run_dir, "pause-rootfs"), hostname, f"{node.pod_cgroup(uid)}/pause"
         )
         pid = runtime.create(pause_id(uid), spec, None)
         runtime.start(pause_id(uid))
-        net = setup_pod_network(pid, uid, pod.name, _network_config(node), owner="pause")
-        write_hosts(pod_dir, str(net.ip), hostname)
-        write_resolv_conf(pod_dir)
-        atomic_write(os.path.join(pod_dir, "hostname"), (hostname + "\n").encode())
-        return Sandbox(uid, pod_dir, pause_id(uid), pid, str(net.ip), hostname)
-    except (MinikubeError, RuntimeErr, OSError) as e:
+        if executor is None:
+            _wire_network(pod, config, pid, ip)
+            return Sandbox(uid, pod_dir, pause_id(uid), pid, ip, hostname)
+        network = executor.submit(_wire_network, pod, config, pid, ip)
+        return Sandbox(uid, pod_dir, pause_id(uid), pid, ip, hostname, network)
+    except MinikubeError:
         _teardown(pod, node, runtime)
-        if isinstance(e, MinikubeError):
-            raise
-        raise SandboxError(f"pod {pod.namespace}/{pod.name}: creating the sandbox: {e}") from e
+        raise
+    except (RuntimeErr, OSError) as e:
+        _teardown(pod, node, runtime)
+        raise _sandbox_error(pod, e) from e
+
+
+PAUSE_OWNER = "pause"  # who holds the pod's IP, in the IPAM's records
+
+
+def _wire_network(pod: Pod, config, pid: int, ip: str) -> None:
+    """veth pair, eth0's address (the IP allocated before) and routes, in the pause's netns."""
+    from minikube_py.network import setup_pod_network
+
+    try:
+        net = setup_pod_network(pid, pod.metadata.uid, pod.name, config, owner=PAUSE_OWNER)
+    except OSError as e:
+        raise _sandbox_error(pod, e) from e
+    if net.ip != ip:  # allocate() gives a pod the address it holds: a bug if not
+        raise SandboxError(f"pod {pod.namespace}/{pod.name}: got IP {net.ip}, expected {ip}")
+
+
+def _sandbox_error(pod: Pod, e: Exception) -> SandboxError:
+    return SandboxError(f"pod {pod.namespace}/{pod.name}: creating the sandbox: {e}")
 
 
 def pause_id(pod_uid: str) -> str:

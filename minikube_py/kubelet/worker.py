@@ -16,6 +16,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import Executor
 from dataclasses import dataclass
 
 from minikube_py.api.objects import Container, Pod
@@ -35,8 +36,22 @@ from minikube_py.kubelet.sandbox import (
 )
 from oci.reference import Reference
 from runtime.errors import RuntimeErr, StartError
+from runtime.spec import Spec
 
 CONTAINER_ID_PREFIX = "minikube-py://"
+
+
+@dataclass
+class _Job:
+    """One run of a container, made ready: its id, runtime spec and log file."""
+
+    cid: str
+    spec: Spec
+    log_path: str
+
+
+class _Abandoned(Exception):
+    """The pod is being stopped: a created container is not started."""
 
 
 @dataclass
@@ -66,6 +81,7 @@ class PodWorker:
         *,
         adopt: dict | None = None,
         event_sink: Callable | None = None,
+        executor: Executor | None = None,
     ):
         self.pod = pod
         self.node = node
@@ -73,6 +89,7 @@ class PodWorker:
         self.runtime = runtime
         self.router = router
         self.on_change = on_change
+        self.executor = executor  # helper threads for work that overlaps (see _start_due)
         self.status = st.PodStatus(
             host_ip=node.host_ip(),
             qos_class=st.qos_class(pod.spec.init_containers + pod.spec.containers),
@@ -85,6 +102,7 @@ class PodWorker:
         self._grace: float | None = None
         self.finished = threading.Event()
         self._lock = threading.Lock()
+        self._publishing = threading.Lock()  # one status publication at a time, in order
         self._inits = [self._instance(c, init=True) for c in pod.spec.init_containers]
         self._apps = [self._instance(c) for c in pod.spec.containers]
         self.status.init_container_statuses = [i.status for i in self._inits]
@@ -148,18 +166,22 @@ class PodWorker:
     def _make_sandbox(self) -> bool:
         self.router.route(pause_id(self.pod.metadata.uid), lambda event: None)
         try:
-            self.sandbox = create_sandbox(self.pod, self.node, self.runtime)
+            self.sandbox = create_sandbox(self.pod, self.node, self.runtime, self.executor)
         except MinikubeError as e:
-            self.status.phase = st.FAILED
-            self.status.reason = "FailedCreatePodSandBox"
-            self.status.message = str(e)
-            self.events.record(
-                WARNING, "FailedCreatePodSandBox", f"Failed to create pod sandbox: {e}"
-            )
+            self._sandbox_failed(e)
             return False
         self.status.pod_ip = self.sandbox.ip
         self.status.start_time = st.now()
         return True
+
+    def _sandbox_failed(self, e: MinikubeError) -> None:
+        """FailedCreatePodSandBox: the pod fails (and is torn down)."""
+        self.status.phase = st.FAILED
+        self.status.reason = "FailedCreatePodSandBox"
+        self.status.message = str(e)
+        self.events.record(WARNING, "FailedCreatePodSandBox", f"Failed to create pod sandbox: {e}")
+        self._stopping.set()
+        self._events.put(None)  # the loops wake up and end
 
     def _take_over(self, status: dict) -> bool:
         """Adopt the pod a previous agent ran: True if its sandbox lives on (or it is
@@ -272,17 +294,32 @@ class PodWorker:
     # ---- starting ---------------------------------------------------------------
 
     def _start_due(self, instances: list[_Instance]) -> None:
+        """Start the containers whose time has come.  Their images are made sure of one by
+        one (kubelet's serialized pulls); with an executor they are then created at once
+        (each create waits ~10-20 ms for its init to set up), and started in order once the
+        pod's network is up."""
         now = time.monotonic()
-        for inst in instances:
-            if (
-                inst.next_start is not None
-                and inst.next_start <= now
-                and not self._stopping.is_set()
-            ):
-                inst.next_start = None
-                self._start(inst)
+        due = [i for i in instances if i.next_start is not None and i.next_start <= now]
+        if not due or self._stopping.is_set():
+            return
+        for inst in due:
+            inst.next_start = None
+        ready = [(inst, job) for inst in due if (job := self._prepare(inst)) is not None]
+        if len(ready) > 1 and self.executor is not None:
+            later = [self.executor.submit(self._create, inst, job) for inst, job in ready[1:]]
+            created = [self._create(*ready[0]), *(f.result() for f in later)]
+        else:
+            created = [self._create(inst, job) for inst, job in ready]
+        started = False
+        for (inst, job), ok in zip(ready, created, strict=True):
+            if ok:
+                started = self._begin(inst, job) or started
+        if started:
+            self._changed()
 
-    def _start(self, inst: _Instance) -> None:
+    def _prepare(self, inst: _Instance) -> _Job | None:
+        """The image and the runtime spec of the container's next run; None if that failed
+        (reported, retried later)."""
         assert self.sandbox is not None
         c, cs = inst.spec, inst.status
         pull_started = time.monotonic()
@@ -294,7 +331,7 @@ class PodWorker:
             image, pulled = self.images.ensure(c.image, c.image_pull_policy, pulling)
         except ImagePullError as e:
             self._pull_failed(inst, e)
-            return
+            return None
         inst.pull_backoff = self.node.backoff_initial
         if pulled:
             took = time.monotonic() - pull_started
@@ -318,34 +355,56 @@ class PodWorker:
             cs.state = st.ContainerState(st.WAITING, "CreateContainerConfigError", str(e))
             self.events.record(WARNING, "Failed", f"Error: {e}", c.name)
             self._retry_later(inst)
-            return
-        self._route(inst, cid)
+            return None
+        return _Job(cid, spec, log_path)
+
+    def _create(self, inst: _Instance, job: _Job) -> bool:
+        """Create the container (set up, waiting for start); False if that failed (reported,
+        and retried or terminated per restartPolicy).  May run on an executor's thread."""
+        c, cs = inst.spec, inst.status
+        self._route(inst, job.cid)
         try:
-            self.runtime.create(cid, spec, log_path)
+            self.runtime.create(job.cid, job.spec, job.log_path)
         except StartError as e:
-            self.router.unroute(cid)
-            self._start_failed(inst, cid, str(e))
-            return
+            self.router.unroute(job.cid)
+            self._start_failed(inst, job.cid, str(e))
+            return False
         except (RuntimeErr, OSError) as e:
-            self.router.unroute(cid)
+            self.router.unroute(job.cid)
             cs.state = st.ContainerState(st.WAITING, "CreateContainerError", str(e))
             self.events.record(WARNING, "Failed", f"Error: {e}", c.name)
             self._retry_later(inst)
-            return
+            return False
         self.events.record(NORMAL, "Created", f"Created container {c.name}", c.name)
+        return True
+
+    def _begin(self, inst: _Instance, job: _Job) -> bool:
+        """Start a created container once the pod's network is up; True if it runs."""
+        assert self.sandbox is not None
+        c, cs = inst.spec, inst.status
         try:
-            self.runtime.start(cid)
+            if self._stopping.is_set():
+                raise _Abandoned
+            self.sandbox.wait_network()
+            self.runtime.start(job.cid)
         except StartError as e:
-            self.router.unroute(cid)
-            self._start_failed(inst, cid, str(e))
-            return
+            self.router.unroute(job.cid)
+            self._start_failed(inst, job.cid, str(e))
+            return False
+        except (_Abandoned, MinikubeError) as e:
+            self.router.unroute(job.cid)
+            with contextlib.suppress(RuntimeErr, OSError):
+                self.runtime.delete(job.cid)
+            if isinstance(e, MinikubeError):  # no network: the sandbox failed
+                self._sandbox_failed(e)
+            return False
         self.events.record(NORMAL, "Started", f"Started container {c.name}", c.name)
-        inst.cid = cid
+        inst.cid = job.cid
         inst.started = time.monotonic()
-        cs.container_id = CONTAINER_ID_PREFIX + cid
+        cs.container_id = CONTAINER_ID_PREFIX + job.cid
         cs.state = st.ContainerState(st.RUNNING, started_at=st.now())
         cs.ready = not inst.init
-        self._changed()
+        return True
 
     def _start_failed(self, inst: _Instance, cid: str, message: str) -> None:
         """exec failed: Terminated/StartError, exit code 128, then restartPolicy decides."""
@@ -472,6 +531,9 @@ class PodWorker:
                     self.runtime.delete(inst.cid)
                 self.router.unroute(inst.cid)
                 inst.cid = None
+        if self.sandbox is not None:  # the network may still be being wired: not under it
+            with contextlib.suppress(Exception):
+                self.sandbox.wait_network()
         teardown_sandbox(self.pod, self.node, self.runtime)
         self.router.unroute(pause_id(self.pod.metadata.uid))
         self.sandbox = None
@@ -489,13 +551,16 @@ class PodWorker:
                 self._on_exit(*event)
 
     def _changed(self) -> None:
-        with self._lock:
-            if self.status.reason != "FailedCreatePodSandBox":
-                self.status.phase = st.compute_phase(self.pod.spec.restart_policy, self.status)
-            st.update_conditions(
-                self.status, scheduled_at=self.pod.metadata.creation_timestamp or st.now()
-            )
-        self.on_change(self)
+        # Serialised (containers may be created on an executor's threads): each publication
+        # sees the status at its turn, so the last one published is the newest.
+        with self._publishing:
+            with self._lock:
+                if self.status.reason != "FailedCreatePodSandBox":
+                    self.status.phase = st.compute_phase(self.pod.spec.restart_policy, self.status)
+                st.update_conditions(
+                    self.status, scheduled_at=self.pod.metadata.creation_timestamp or st.now()
+                )
+            self.on_change(self)
 
     def pod_object(self) -> dict:
         """The pod as Kubernetes serves it: metadata, spec and this status."""

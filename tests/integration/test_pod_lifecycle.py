@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import itertools
 import re
+import subprocess
 import textwrap
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -30,6 +33,8 @@ class Harness:
         self.images = ImageManager(self.service)
         self.runtime = LocalRuntimeService(node.run_dir)
         self.router = ExitRouter(self.runtime)
+        # as the agent and `run -f` have it: network wiring and creates overlap
+        self.helpers = ThreadPoolExecutor(max_workers=4)
         self.workers: list[PodWorker] = []
         self.history: dict[str, list[tuple[float, dict]]] = {}
         self._cond = threading.Condition()
@@ -37,7 +42,15 @@ class Harness:
     def start(self, manifest: str) -> PodWorker:
         pod = load_string(textwrap.dedent(manifest)).pods[0]
         self.history[pod.name] = []
-        worker = PodWorker(pod, self.node, self.images, self.runtime, self.router, self._record)
+        worker = PodWorker(
+            pod,
+            self.node,
+            self.images,
+            self.runtime,
+            self.router,
+            self._record,
+            executor=self.helpers,
+        )
         self.workers.append(worker)
         worker.start()
         return worker
@@ -68,6 +81,7 @@ class Harness:
         for w in self.workers:
             assert w.join(60), f"pod {w.pod.name} did not stop"
             remove_pod_dir(self.node, w.pod.metadata.uid)
+        self.helpers.shutdown()
         self.service.close()
 
 
@@ -460,3 +474,34 @@ def test_image_pull_policies_if_not_present_never_and_always(harness, images):
     events = pull_events(always)
     assert events[0] == f'Pulling: Pulling image "{images.busybox.ref}"'
     assert events[1].startswith(f'Pulled: Successfully pulled image "{images.busybox.ref}"')
+
+
+def test_a_network_that_cannot_be_wired_fails_the_pod_and_leaves_nothing(harness, images, pod_node):
+    # the node's "bridge" is a veth: the IP is allocated and the pause starts, then wiring
+    # the pod's veth to it fails while the containers are being created
+    dummy = f"{pod_node.bridge[:11]}nb"
+    peer = f"{pod_node.bridge[:11]}np"
+    subprocess.run(["ip", "link", "add", dummy, "type", "veth", "peer", "name", peer], check=True)
+    try:
+        harness.node = dataclasses.replace(harness.node, bridge=dummy)
+        w = harness.start(
+            f"""\
+            apiVersion: v1
+            kind: Pod
+            metadata: {{name: nonet}}
+            spec:
+              containers:
+              - {{name: a, image: {images.busybox.ref}, command: [sleep, "60"]}}
+              - {{name: b, image: {images.busybox.ref}, command: [sleep, "60"]}}
+            """
+        )
+        assert w.join(60)
+        status = w.status.to_dict()
+        assert (status["phase"], status["reason"]) == ("Failed", "FailedCreatePodSandBox")
+        assert f"interface {dummy} exists but is a veth, not a bridge" in status["message"]
+        assert all("running" not in c["state"] for c in status["containerStatuses"])
+        reasons = [e.reason for e in w.events.list()]
+        assert "FailedCreatePodSandBox" in reasons and "Started" not in reasons
+        assert w.runtime.list() == {}  # the created containers and the pause are gone
+    finally:
+        subprocess.run(["ip", "link", "del", dummy], check=True)
