@@ -351,6 +351,17 @@ def test_failed_setup_leaves_no_veth_and_no_ip(podnet):
     assert podnet.config.ipam.allocations() == {}
 
 
+def test_a_bridge_deleted_under_the_agent_is_made_again_for_the_next_pod(podnet):
+    podnet.pod("first")  # the bridge is known to this process from now on
+    assert subprocess.run(["ip", "link", "del", podnet.config.bridge]).returncode == 0
+    _, _, net = podnet.pod("second")
+    assert _link_exists(podnet.config.bridge)
+    ping = subprocess.run(
+        [BUSYBOX, "ping", "-c", "1", "-W", "5", net.ip], capture_output=True, text=True
+    )
+    assert ping.returncode == 0, ping.stdout + ping.stderr
+
+
 def test_dead_pod_namespace_is_a_clear_error_and_leaves_nothing(podnet):
     pid = podnet.holders.start()
     podnet.holders.stop_all()
