@@ -231,12 +231,37 @@ def container_init(config: dict[str, Any], stdio: list[int], report_w: int, star
         if os.read(start_r, 1) != b"x":
             os._exit(0)  # the caller gave up: never exec
         os.close(start_r)
+        if config["spec"]["process"].get("builtin") == "pause":
+            pause(report_w)
         exec_now(path, args, env)
     except StepFailed as e:
         _send(report_w, {"error": e.report})
     except BaseException as e:
         _send(report_w, {"error": {"step": "init", "path": None, "errno": 0, "detail": repr(e)}})
     os._exit(127)
+
+
+def pause(report_w: int) -> None:
+    """The builtin "pause": hold the namespaces, reap, exit 0 on SIGINT/SIGTERM; never
+    returns.  What Kubernetes' pause does, by the init itself: no interpreter or binary to
+    start (a fork of the forker, its pages shared), nothing of the root to read."""
+
+    def down(signum: int, frame: Any) -> None:
+        os._exit(0)
+
+    def reap(signum: int, frame: Any) -> None:
+        with contextlib.suppress(ChildProcessError):
+            while os.waitpid(-1, os.WNOHANG)[0] > 0:
+                pass
+
+    prctl.set_name("pause")
+    signal.signal(signal.SIGINT, down)
+    signal.signal(signal.SIGTERM, down)
+    signal.signal(signal.SIGCHLD, reap)
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
+    os.close(report_w)  # EOF: started, as a successful exec says it
+    while True:
+        signal.pause()
 
 
 def exec_now(path: str, args: list[str], env: list[str]) -> None:
@@ -294,7 +319,7 @@ def prepare(
     with step("chdir", proc["cwd"]):
         os.chdir(proc["cwd"])
     _check_cwd_inside_root(proc["cwd"])
-    path = _find_executable(proc["args"][0], proc["env"])
+    path = "" if proc.get("builtin") else _find_executable(proc["args"][0], proc["env"])
     if proc["no_new_privileges"]:
         with step("set no_new_privs"):
             prctl.set_no_new_privs(1)

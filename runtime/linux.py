@@ -150,8 +150,18 @@ def pidfd_send_signal(pidfd: int, sig: int) -> None:
 
 
 def close_fds_except(keep: set[int]) -> None:
-    """Close every fd not in `keep` (close_range when there are no holes)."""
-    for fd in sorted(int(n) for n in os.listdir("/proc/self/fd")):
+    """Close every fd not in `keep`: those /proc/self/fd lists, or (a root without /proc)
+    every number around `keep` (os.closerange: close_range(2) where the kernel has it)."""
+    try:
+        opened = sorted(int(n) for n in os.listdir("/proc/self/fd"))
+    except FileNotFoundError:
+        low = 0
+        for fd in [*sorted(keep), os.sysconf("SC_OPEN_MAX")]:
+            if low < fd:  # never an empty range: closerange(0, 0) closes everything
+                os.closerange(low, fd)
+            low = fd + 1
+        return
+    for fd in opened:
         if fd not in keep:
             with contextlib.suppress(OSError):  # the fd that listed /proc/self/fd
                 os.close(fd)
