@@ -265,6 +265,7 @@ class ObjectStore:
             obj["status"] = {"phase": "Pending", "qosClass": _qos_class(obj)}
         else:
             obj["status"] = {"replicas": 0}
+            obj["metadata"]["generation"] = 1  # bumped on every spec change
         meta = obj["metadata"]
         meta.pop("deletionTimestamp", None)
         meta.pop("deletionGracePeriodSeconds", None)
@@ -279,7 +280,8 @@ class ObjectStore:
         return copy.deepcopy(obj)
 
     def update(self, data: dict[str, Any], *, warnings: list[str] | None = None) -> dict[str, Any]:
-        """Replace an object's labels and annotations (and an RC's spec), as a PUT does.
+        """Replace an object's labels and annotations (and an RC's spec), as a PUT does;
+        ownerReferences too when given (a controller adopting a pod).
 
         A pod's spec is immutable: a change gets Kubernetes' 422 Forbidden naming the field.
         An update that changes nothing returns the stored object without a new resourceVersion.
@@ -307,8 +309,11 @@ class ObjectStore:
                     obj["metadata"][field] = meta[field]
                 else:
                     obj["metadata"].pop(field, None)
-            if new["kind"] == RC:
+            if meta.get("ownerReferences"):
+                obj["metadata"]["ownerReferences"] = meta["ownerReferences"]
+            if new["kind"] == RC and obj["spec"] != new["spec"]:
                 obj["spec"] = new["spec"]
+                obj["metadata"]["generation"] = int(old["metadata"].get("generation") or 1) + 1
             if obj == old:
                 return copy.deepcopy(old)
             self._put(key, obj, MODIFIED, old)

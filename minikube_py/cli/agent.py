@@ -138,10 +138,14 @@ class Agent:
         for what in manager.collect_garbage():
             print(f"minikube-py agent: removed orphaned {what}", file=sys.stderr, flush=True)
         manager.start()
-        if drain:
+        if drain:  # no controller: it would replace the pods being stopped
             self._drain(store, manager, runtime)
             server.shutdown()
             return
+        from minikube_py.controller.replication import ReplicationManager
+
+        controllers = ReplicationManager(store)
+        controllers.start()
         static = None
         if self.manifests:
             from minikube_py.kubelet.static import StaticPods
@@ -158,6 +162,7 @@ class Agent:
         # A clean stop leaves the pods running: the shim keeps them, a new agent adopts them.
         if static is not None:
             static.close()
+        controllers.close()
         server.shutdown()
         manager.close()
         store.flush(10)  # the last status updates, for the next agent to adopt from

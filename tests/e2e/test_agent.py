@@ -340,3 +340,67 @@ def test_a_restarted_agent_removes_what_no_pod_refers_to(tmp_path, agent, images
     finally:
         shim.close()
     assert ipam.lookup("ghost-pod-uid") is None and str(ghost_ip) not in pod_node.ip_allocations()
+
+
+def test_a_replication_controller_keeps_its_replicas_running(tmp_path, agent, images):
+    def rc_yaml(replicas: int) -> str:
+        return write(
+            tmp_path,
+            "rc.yaml",
+            f"""\
+            apiVersion: v1
+            kind: ReplicationController
+            metadata: {{name: front}}
+            spec:
+              replicas: {replicas}
+              template:
+                metadata: {{labels: {{app: front}}}}
+                spec:
+                  terminationGracePeriodSeconds: 1
+                  containers:
+                  - name: c
+                    image: {images.busybox.ref}
+                    command: ["sh", "-c", "trap 'exit 0' TERM; while :; do sleep 0.1; done"]
+            """,
+        )
+
+    def front_pods(running_only: bool = True) -> list[str]:
+        r = agent.ctl("get", "pods", "-l", "app=front", "-o", "json")
+        items = json.loads(r.stdout)["items"] if r.returncode == 0 else []
+        return sorted(
+            p["metadata"]["name"]
+            for p in items
+            if not p["metadata"].get("deletionTimestamp")
+            and (not running_only or p["status"].get("phase") == "Running")
+        )
+
+    r = agent.ctl("apply", "-f", rc_yaml(2))
+    assert (r.returncode, r.stdout.strip()) == (0, "replicationcontroller/front created"), r.stderr
+    first = wait_until(lambda: len(front_pods()) == 2 and front_pods(), what="2 replicas Running")
+    table = wait_until(
+        lambda: (
+            (t := agent.ctl("get", "rc").stdout.splitlines())[1].split()[:4]
+            == ["front", "2", "2", "2"]
+            and t
+        ),
+        what="get rc: 2 desired, 2 current, 2 ready",
+    )
+    assert table[0].split() == ["NAME", "DESIRED", "CURRENT", "READY", "AGE"]
+
+    # a pod deleted is replaced by a new one
+    assert agent.ctl("delete", "pod", first[0]).returncode == 0
+    wait_until(
+        lambda: len(now := front_pods()) == 2 and first[0] not in now, what="a replacement Running"
+    )
+    # scaled to 1 by applying the changed manifest
+    assert (
+        agent.ctl("apply", "-f", rc_yaml(1)).stdout.strip()
+        == "replicationcontroller/front configured"
+    )
+    wait_until(lambda: len(front_pods(running_only=False)) == 1, what="scaled down to 1")
+    # deleting the RC deletes its pods
+    assert agent.ctl("delete", "rc", "front").returncode == 0
+    wait_until(
+        lambda: not agent.ctl("get", "pods", "-l", "app=front", "-o", "name").stdout.strip(),
+        what="its pods gone",
+    )

@@ -1,0 +1,1 @@
+"""Controllers (kube-controller-manager's part of the node): the replication controller."""
