@@ -61,6 +61,10 @@ class Hooks(Protocol):
 
     def healthy(self) -> bool: ...
 
+    def pod_requested(self, uid: str, at: float) -> None:
+        """Pod `uid` was created by a request that arrived at `at` (time.monotonic())."""
+        ...
+
 
 class ApiServer:
     """A running server: ``socket_path``, ``shutdown()``."""
@@ -208,6 +212,7 @@ class _Handler(BaseHTTPRequestHandler):
     # -------------------------------------------------------------------------- plumbing
 
     def _dispatch(self, method: str) -> None:
+        self.received = time.monotonic()
         if self.server.stopping.is_set():
             self.close_connection = True
         url = urlsplit(self.path)
@@ -445,6 +450,8 @@ class _Handler(BaseHTTPRequestHandler):
         body.setdefault("apiVersion", "v1")
         warnings: list[str] = []
         created = self.server.store.create(body, warnings=warnings)
+        if created.get("kind") == "Pod":
+            self.server.hooks.pod_requested(created["metadata"]["uid"], self.received)
         self._send_json(201, created, warnings)
 
     def _delete(self, kind: str, namespace: str, name: str) -> None:

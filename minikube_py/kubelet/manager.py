@@ -46,6 +46,7 @@ class PodManager:
         self.workers: dict[str, PodWorker] = {}
         self._deleting: set[str] = set()
         self._received: dict[str, float] = {}  # uid -> monotonic time the pod arrived
+        self._requested: dict[str, float] = {}  # uid -> when its create request arrived
         self._lock = threading.Lock()
         self._watch = None
         self._thread: threading.Thread | None = None
@@ -122,8 +123,9 @@ class PodManager:
             pod = Pod.from_dict(obj)
             status = obj.get("status") or {}
             adopt = status if (status.get("podIP") or status.get("containerStatuses")) else None
+            requested = self._requested.pop(uid, None)
             if adopt is None:  # pod start latency: only for pods started, not adopted
-                self._received[uid] = time.monotonic()
+                self._received[uid] = requested or time.monotonic()
             worker = PodWorker(
                 pod,
                 self.node,
@@ -159,6 +161,15 @@ class PodManager:
         worker.stop(grace)
         if worker.finished.is_set():
             self._finish(worker)
+
+    def pod_requested(self, uid: str, at: float) -> None:
+        """The API server says when the request creating pod `uid` arrived: the start of
+        its pod start latency (the watch may have brought the pod here first, or not yet)."""
+        with self._lock:
+            if uid in self._received:
+                self._received[uid] = min(self._received[uid], at)
+            elif uid not in self.workers:
+                self._requested[uid] = at
 
     # ---- status out -------------------------------------------------------------------
 
@@ -234,6 +245,9 @@ class AgentHooks:
 
     def __init__(self, manager: PodManager):
         self.manager = manager
+
+    def pod_requested(self, uid: str, at: float) -> None:
+        self.manager.pod_requested(uid, at)
 
     def container_log(self, pod: dict, container: str, previous: bool):
         return self.manager.container_log(pod, container, previous)

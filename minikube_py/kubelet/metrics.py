@@ -22,7 +22,8 @@ class KubeletMetrics:
         )
         self.pod_start_seconds = Histogram(
             "minikube_py_pod_start_duration_seconds",
-            "Time from the agent receiving a pod to all of its containers running",
+            "Time from the request creating a pod reaching the agent (or the pod reaching "
+            "the kubelet, for a static or controller-made pod) to all of its containers running",
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )

@@ -29,6 +29,7 @@ class FakeHooks:
     healthy_flag: bool = True
     metrics_text: bytes = b"# HELP kubelet_running_pods Pods running\nkubelet_running_pods 1\n"
     finished: dict[str, threading.Event] = field(default_factory=dict)
+    requested: dict[str, float] = field(default_factory=dict)  # pod uid -> request arrival
 
     def log_path(self, pod: str, container: str, previous: bool = False) -> str:
         return os.path.join(self.log_root, pod, container, "0.log" if previous else "1.log")
@@ -45,6 +46,9 @@ class FakeHooks:
 
     def healthy(self) -> bool:
         return self.healthy_flag
+
+    def pod_requested(self, uid: str, at: float) -> None:
+        self.requested[uid] = at
 
     def write_log(
         self, pod: str, container: str, lines: list[str], *, previous: bool = False, ts: int = 0

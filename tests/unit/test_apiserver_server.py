@@ -89,6 +89,20 @@ def test_create_get_list_delete_in_kubernetes_shapes(agent):
     assert deleted["metadata"]["deletionTimestamp"]
 
 
+def test_the_kubelet_learns_when_a_pods_create_request_arrived(agent):
+    before = time.monotonic()
+    created = agent.client.create("pods", "default", pod_manifest("web"))
+    after = time.monotonic()
+    # the start of the pod start latency histogram: the request's arrival, not the watch's
+    assert before <= agent.hooks.requested[created["metadata"]["uid"]] <= after
+    agent.client.create("replicationcontrollers", "default", {
+        "metadata": {"name": "rc"},
+        "spec": {"template": {"metadata": {"labels": {"a": "b"}},
+                              "spec": {"containers": [{"name": "c", "image": "i"}]}}},
+    })  # fmt: skip
+    assert len(agent.hooks.requested) == 1
+
+
 def test_create_accepts_yaml_bodies(agent):
     body = (
         b"apiVersion: v1\nkind: Pod\nmetadata:\n  name: y\nspec:\n  containers:\n"
