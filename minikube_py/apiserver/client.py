@@ -2,7 +2,9 @@
 
 It speaks the little HTTP/1.1 it needs itself (Content-Length and chunked bodies, keep-alive):
 ``http.client`` alone costs ~30 ms of imports (email, ssl) and ``requests`` far more, and every
-CLI command pays them before saying anything.
+CLI command pays them before saying anything.  For the same reason it imports neither
+``socket`` nor ``json`` nor ``typing`` (each pulls in ``enum`` or ``re``): the C ``_socket``
+under an ``io`` buffer, and ``minikube_py.leanjson``.
 
     c = Client("/run/minikube-py/api.sock")
     pods = c.list("pods", "default")["items"]
@@ -14,17 +16,22 @@ raises ``AgentUnreachable`` with the message a user needs.
 
 from __future__ import annotations
 
+import _socket
 import errno
-import json
-import re
-import socket
+import io
 import sys
-from collections.abc import Iterator
-from typing import Any
-from urllib.parse import quote, urlencode
 
+from minikube_py import leanjson as json
 from minikube_py.apiserver.errors import APIError
 from minikube_py.errors import MinikubeError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from typing import Any
+
+# what a namespace or name is made of: no quoting needed (anything else is quoted)
+_PLAIN = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-.")
 
 
 class AgentUnreachable(MinikubeError):
@@ -56,6 +63,8 @@ class _Response:
             if key == "warning":  # 299 - "text" (quoted string): several may come
                 text = value.split(" ", 2)[-1]
                 if len(text) >= 2 and text[0] == text[-1] == '"':
+                    import re
+
                     text = re.sub(r"\\(.)", r"\1", text[1:-1])
                 self.warnings.append(text)
         self.chunked = "chunked" in self.headers.get("transfer-encoding", "").lower()
@@ -125,7 +134,7 @@ class _Connection:
     """One HTTP/1.1 connection over the agent's Unix socket."""
 
     def __init__(self, socket_path: str, timeout: float | None) -> None:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
         sock.settimeout(timeout)
         try:
             sock.connect(socket_path)
@@ -133,7 +142,7 @@ class _Connection:
             sock.close()
             raise
         self.sock = sock
-        self._stream = sock.makefile("rb")
+        self._stream = io.BufferedReader(_SocketReader(sock))
 
     def request(self, method: str, target: str, body: bytes | None) -> _Response:
         head = f"{method} {target} HTTP/1.1\r\nHost: localhost\r\nAccept: application/json\r\n"
@@ -367,18 +376,44 @@ class Client:
         return conn, resp
 
 
+class _SocketReader(io.RawIOBase):
+    """The read side of a C-level socket, for io.BufferedReader (socket.makefile's job)."""
+
+    def __init__(self, sock: _socket.socket) -> None:
+        self._sock = sock
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        return self._sock.recv_into(buffer)
+
+
 def collection_path(resource: str, namespace: str | None) -> str:
     if namespace is None:
         return f"/api/v1/{resource}"
-    return f"/api/v1/namespaces/{quote(namespace, safe='')}/{resource}"
+    return f"/api/v1/namespaces/{_quote(namespace)}/{resource}"
 
 
 def object_path(resource: str, namespace: str, name: str) -> str:
-    return f"{collection_path(resource, namespace)}/{quote(name, safe='')}"
+    return f"{collection_path(resource, namespace)}/{_quote(name)}"
+
+
+def _quote(segment: str) -> str:
+    if segment and _PLAIN.issuperset(segment):
+        return segment
+    from urllib.parse import quote
+
+    return quote(segment, safe="")
 
 
 def _query(**params: Any) -> str:
-    return urlencode({k: v for k, v in params.items() if v is not None})
+    params = {k: v for k, v in params.items() if v is not None}
+    if not params:
+        return ""
+    from urllib.parse import urlencode
+
+    return urlencode(params)
 
 
 def _decode(raw: bytes, status: int) -> dict[str, Any]:
