@@ -18,6 +18,7 @@ from minikube_py.api.objects import (
     Pod,
     PodSecurityContext,
     PodSpec,
+    Probe,
     ReplicationController,
     Volume,
 )
@@ -78,6 +79,24 @@ def default_container(c: Container) -> None:
     # A limit without a request means request == limit (SetDefaults_Pod).
     for resource, limit in c.resources.limits.items():
         c.resources.requests.setdefault(resource, limit)
+    for probe in (c.liveness_probe, c.readiness_probe, c.startup_probe):
+        if probe is not None:
+            default_probe(probe)
+
+
+def default_probe(p: Probe) -> None:
+    """SetDefaults_Probe and SetDefaults_HTTPGetAction."""
+    if p.timeout_seconds is None:
+        p.timeout_seconds = 1
+    if p.period_seconds is None:
+        p.period_seconds = 10
+    if p.success_threshold is None:
+        p.success_threshold = 1
+    if p.failure_threshold is None:
+        p.failure_threshold = 3
+    if p.http_get is not None:
+        p.http_get.path = p.http_get.path or "/"
+        p.http_get.scheme = p.http_get.scheme or "HTTP"
 
 
 def default_volume(v: Volume) -> None:

@@ -51,9 +51,6 @@ _IGNORED_SPEC_FIELDS = (
 )
 _IGNORED_CONTAINER_FIELDS = (
     "envFrom",
-    "livenessProbe",
-    "readinessProbe",
-    "startupProbe",
     "volumeDevices",
 )
 

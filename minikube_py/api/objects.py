@@ -2,7 +2,7 @@
 
 Each class reads itself from decoded JSON (``from_dict``) and writes the exact Kubernetes v1
 JSON shape back (``to_dict``): Kubernetes' field names and order, empty optional fields
-omitted.  Fields Kubernetes defines but the kubelet here does not act on (probes, affinity,
+omitted.  Fields Kubernetes defines but the kubelet here does not act on (affinity,
 tolerations, ...) are kept verbatim in ``extra`` so that nothing a user wrote is lost; fields
 Kubernetes does not define are dropped and reported as unknown (see ``reader``).
 
@@ -407,6 +407,138 @@ class Lifecycle:
         return out
 
 
+@dataclass
+class HTTPGetAction:
+    port: int | str = 0
+    path: str = ""
+    host: str = ""
+    scheme: str = ""
+    http_headers: list[tuple[str, str]] = field(default_factory=list)
+
+    @classmethod
+    def read(cls, r: ObjectReader) -> HTTPGetAction:
+        action = cls(
+            port=_int_or_string(r, "port"),
+            path=r.str("path", ""),
+            host=r.str("host", ""),
+            scheme=r.str("scheme", ""),
+        )
+        for p, v in r.items("httpHeaders"):
+            h = ObjectReader(r.ctx, v, p)
+            action.http_headers.append((h.str("name", ""), h.str("value", "")))
+            h.extra(frozenset())
+        r.extra(frozenset())
+        return action
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"port": self.port}
+        _put(out, "path", self.path)
+        _put(out, "host", self.host)
+        _put(out, "scheme", self.scheme)
+        _put(out, "httpHeaders", [{"name": n, "value": v} for n, v in self.http_headers])
+        return out
+
+
+@dataclass
+class TCPSocketAction:
+    port: int | str = 0
+    host: str = ""
+
+    @classmethod
+    def read(cls, r: ObjectReader) -> TCPSocketAction:
+        action = cls(port=_int_or_string(r, "port"), host=r.str("host", ""))
+        r.extra(frozenset())
+        return action
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"port": self.port}
+        _put(out, "host", self.host)
+        return out
+
+
+@dataclass
+class Probe:
+    """A liveness, readiness or startup probe: exec, httpGet or tcpSocket (grpc is kept in
+    ``extra``, and refused by validation)."""
+
+    exec_command: list[str] | None = None
+    http_get: HTTPGetAction | None = None
+    tcp_socket: TCPSocketAction | None = None
+    initial_delay_seconds: int | None = None
+    timeout_seconds: int | None = None
+    period_seconds: int | None = None
+    success_threshold: int | None = None
+    failure_threshold: int | None = None
+    termination_grace_period_seconds: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def read(cls, r: ObjectReader) -> Probe:
+        probe = cls(
+            initial_delay_seconds=r.int("initialDelaySeconds"),
+            timeout_seconds=r.int("timeoutSeconds"),
+            period_seconds=r.int("periodSeconds"),
+            success_threshold=r.int("successThreshold"),
+            failure_threshold=r.int("failureThreshold"),
+            termination_grace_period_seconds=r.int("terminationGracePeriodSeconds"),
+        )
+        exec_r = r.reader("exec")
+        if exec_r is not None:
+            probe.exec_command = exec_r.str_list("command") or []
+            exec_r.extra(frozenset())
+        http = r.reader("httpGet")
+        if http is not None:
+            probe.http_get = HTTPGetAction.read(http)
+        tcp = r.reader("tcpSocket")
+        if tcp is not None:
+            probe.tcp_socket = TCPSocketAction.read(tcp)
+        probe.extra = r.extra(frozenset({"grpc"}))
+        return probe
+
+    @property
+    def handlers(self) -> list[str]:
+        return (
+            (["exec"] if self.exec_command is not None else [])
+            + (["httpGet"] if self.http_get is not None else [])
+            + (["tcpSocket"] if self.tcp_socket is not None else [])
+            + list(self.extra)
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if self.exec_command is not None:
+            out["exec"] = {"command": list(self.exec_command)} if self.exec_command else {}
+        if self.http_get is not None:
+            out["httpGet"] = self.http_get.to_dict()
+        if self.tcp_socket is not None:
+            out["tcpSocket"] = self.tcp_socket.to_dict()
+        out.update(self.extra)
+        for key, value in (
+            ("initialDelaySeconds", self.initial_delay_seconds),
+            ("timeoutSeconds", self.timeout_seconds),
+            ("periodSeconds", self.period_seconds),
+            ("successThreshold", self.success_threshold),
+            ("failureThreshold", self.failure_threshold),
+            ("terminationGracePeriodSeconds", self.termination_grace_period_seconds),
+        ):
+            if value is not None:
+                out[key] = value
+        return out
+
+
+def _int_or_string(r: ObjectReader, key: str) -> int | str:
+    value = r.raw(key)
+    if value is None:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        r._wrong(key, value, "an integer or a port name")
+        return 0
+    return value
+
+
+PROBES = (("livenessProbe", "liveness_probe"), ("readinessProbe", "readiness_probe"),
+          ("startupProbe", "startup_probe"))  # fmt: skip
+
 _CONTAINER_UNMODELLED = frozenset(
     {
         "envFrom",
@@ -414,9 +546,6 @@ _CONTAINER_UNMODELLED = frozenset(
         "restartPolicy",
         "restartPolicyRules",
         "volumeDevices",
-        "livenessProbe",
-        "readinessProbe",
-        "startupProbe",
     }
 )
 
@@ -433,6 +562,9 @@ class Container:
     resources: ResourceRequirements = field(default_factory=ResourceRequirements)
     volume_mounts: list[VolumeMount] = field(default_factory=list)
     lifecycle: Lifecycle | None = None
+    liveness_probe: Probe | None = None
+    readiness_probe: Probe | None = None
+    startup_probe: Probe | None = None
     termination_message_path: str = ""
     termination_message_policy: str = ""
     image_pull_policy: str = ""
@@ -472,6 +604,10 @@ class Container:
         sc = r.reader("securityContext")
         if sc is not None:
             c.security_context = SecurityContext.read(sc)
+        for key, attr in PROBES:
+            probe = r.reader(key)
+            if probe is not None:
+                setattr(c, attr, Probe.read(probe))
         c.extra = r.extra(_CONTAINER_UNMODELLED)
         return c
 
@@ -487,6 +623,10 @@ class Container:
         _put(out, "volumeMounts", [m.to_dict() for m in self.volume_mounts])
         if self.lifecycle is not None:
             out["lifecycle"] = self.lifecycle.to_dict()
+        for key, attr in PROBES:
+            probe = getattr(self, attr)
+            if probe is not None:
+                out[key] = probe.to_dict()
         _put(out, "terminationMessagePath", self.termination_message_path)
         _put(out, "terminationMessagePolicy", self.termination_message_policy)
         _put(out, "imagePullPolicy", self.image_pull_policy)

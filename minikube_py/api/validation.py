@@ -13,10 +13,12 @@ import re
 from minikube_py.api import field as f
 from minikube_py.api.field import FieldError
 from minikube_py.api.objects import (
+    PROBES,
     Container,
     ObjectMeta,
     Pod,
     PodSpec,
+    Probe,
     ReplicationController,
     SecurityContext,
     Volume,
@@ -562,6 +564,64 @@ def _validate_lifecycle(c: Container, path: str) -> list[FieldError]:
     return errs
 
 
+def _validate_probe(p: Probe, c: Container, key: str, path: str) -> list[FieldError]:
+    """ValidateProbe: one handler; non-negative numbers; thresholds of liveness and startup
+    probes 1 on success; a port a number (1-65535) or the name of one of the ports."""
+    errs: list[FieldError] = []
+    kinds = p.handlers
+    if not kinds:
+        errs.append(f.required(path, "must specify a handler type"))
+    for extra_kind in kinds[1:]:
+        errs.append(
+            f.forbidden(f.child(path, extra_kind), "may not specify more than 1 handler type")
+        )
+    if "grpc" in p.extra:
+        errs.append(
+            f.forbidden(f.child(path, "grpc"), "grpc probes are not supported by minikube-py")
+        )
+    if p.exec_command is not None and not p.exec_command:
+        errs.append(f.required(f"{path}.exec.command"))
+    for name, value, low in (
+        ("initialDelaySeconds", p.initial_delay_seconds, 0),
+        ("timeoutSeconds", p.timeout_seconds, 1),
+        ("periodSeconds", p.period_seconds, 1),
+        ("successThreshold", p.success_threshold, 1),
+        ("failureThreshold", p.failure_threshold, 1),
+        ("terminationGracePeriodSeconds", p.termination_grace_period_seconds, 1),
+    ):
+        if value is not None and value < low:
+            errs.append(
+                f.invalid(f.child(path, name), value, f"must be greater than or equal to {low}")
+            )
+    if key in ("livenessProbe", "startupProbe") and p.success_threshold not in (None, 1):
+        errs.append(f.invalid(f.child(path, "successThreshold"), p.success_threshold, "must be 1"))
+    if key == "readinessProbe" and p.termination_grace_period_seconds is not None:
+        errs.append(
+            f.invalid(
+                f.child(path, "terminationGracePeriodSeconds"),
+                p.termination_grace_period_seconds,
+                "must not be set for readinessProbes",
+            )
+        )
+    action = p.http_get or p.tcp_socket
+    if action is not None:
+        hkey = "httpGet" if p.http_get is not None else "tcpSocket"
+        ppath = f.child(f.child(path, hkey), "port")
+        names = {port.name for port in c.ports if port.name}
+        if isinstance(action.port, int):
+            if not 1 <= action.port <= 65535:
+                errs.append(f.invalid(ppath, action.port, "must be between 1 and 65535, inclusive"))
+        elif action.port not in names:
+            errs.append(f.invalid(ppath, action.port, "must be a container port's name"))
+    if p.http_get is not None and p.http_get.scheme not in ("", "HTTP", "HTTPS"):
+        errs.append(
+            f.not_supported(
+                f.child(f.child(path, "httpGet"), "scheme"), p.http_get.scheme, ["HTTP", "HTTPS"]
+            )
+        )
+    return errs
+
+
 def validate_container(c: Container, volumes: set[str], path: str) -> list[FieldError]:
     """The per-container rules (names and uniqueness are checked by the caller)."""
     errs: list[FieldError] = []
@@ -574,6 +634,10 @@ def validate_container(c: Container, volumes: set[str], path: str) -> list[Field
             )
         )
     errs += _validate_lifecycle(c, f.child(path, "lifecycle"))
+    for key, attr in PROBES:
+        probe = getattr(c, attr)
+        if probe is not None:
+            errs += _validate_probe(probe, c, key, f.child(path, key))
     policy = c.termination_message_policy
     if policy not in TERMINATION_MESSAGE_POLICIES:
         tpath = f.child(path, "terminationMessagePolicy")
@@ -632,11 +696,12 @@ def validate_containers(spec: PodSpec, volumes: set[str], path: str) -> list[Fie
                     "must not be set for init containers",
                 )
             )
-        for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
-            if c.extra.get(probe) is not None and not sidecar:
+        for key, attr in PROBES:
+            probe = getattr(c, attr)
+            if probe is not None and not sidecar:
                 errs.append(
                     f.invalid(
-                        f.child(ipath, probe), c.extra[probe], "must not be set for init containers"
+                        f.child(ipath, key), probe.to_dict(), "must not be set for init containers"
                     )
                 )
         errs += _host_port_conflicts([c], ipath_base)

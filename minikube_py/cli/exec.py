@@ -64,8 +64,10 @@ def exec_(
     cid = running_container_id(obj, container)
     if tty and stdin and not os.isatty(0):
         warn("Unable to use a TTY - input is not a terminal or the right kind of file")
+    from minikube_py.kubelet.runtime_service import container_state_dir
+
     code = run_in_container(
-        os.path.join(g.run_dir, "containers", cid),
+        container_state_dir(g.run_dir, cid),
         container,
         list(command),
         stdin=stdin,

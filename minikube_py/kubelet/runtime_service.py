@@ -62,6 +62,13 @@ class ContainerInfo:
 
 
 ExitCallback = Callable[[ExitEvent], None]
+
+
+def container_state_dir(run_dir: str, cid: str) -> str:
+    """Where the node's runtime (the shim, or run -f) keeps container `cid`'s state."""
+    return os.path.join(run_dir, "containers", cid)
+
+
 LOG_DRAIN_SECONDS = 5.0
 
 
@@ -88,7 +95,7 @@ class LocalRuntimeService:
         self._lock = threading.Lock()
 
     def state_dir(self, cid: str) -> str:
-        return os.path.join(self.run_dir, "containers", cid)
+        return container_state_dir(self.run_dir, cid)
 
     def subscribe(self, callback: ExitCallback) -> None:
         with self._lock:

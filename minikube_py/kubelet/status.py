@@ -86,6 +86,8 @@ class ContainerStatus:
     image_id: str = ""
     container_id: str = ""
     ready: bool = False
+    # running and past its startup probe (if any): what `started` reports
+    started: bool = False
     # decided by the worker: this container will not run again (restartPolicy)
     done: bool = False
 
@@ -97,6 +99,7 @@ class ContainerStatus:
         self.image_id = d.get("imageID", "")
         self.container_id = d.get("containerID", "")
         self.ready = bool(d.get("ready"))
+        self.started = bool(d.get("started"))
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -107,7 +110,7 @@ class ContainerStatus:
             "restartCount": self.restart_count,
             "image": self.image,
             "imageID": self.image_id,
-            "started": self.state.kind == RUNNING,
+            "started": self.started and self.state.kind == RUNNING,
         }
         if self.container_id:
             out["containerID"] = self.container_id

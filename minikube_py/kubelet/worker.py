@@ -26,7 +26,13 @@ from minikube_py.kubelet.config import NodeConfig
 from minikube_py.kubelet.containers import container_spec
 from minikube_py.kubelet.events import NORMAL, WARNING, EventRecorder
 from minikube_py.kubelet.images import ImageManager, ImagePullError
-from minikube_py.kubelet.runtime_service import ExitEvent, ExitRouter, RuntimeService
+from minikube_py.kubelet.probes import ContainerProber
+from minikube_py.kubelet.runtime_service import (
+    ExitEvent,
+    ExitRouter,
+    RuntimeService,
+    container_state_dir,
+)
 from minikube_py.kubelet.sandbox import (
     Sandbox,
     create_sandbox,
@@ -103,6 +109,7 @@ class PodWorker:
         self.finished = threading.Event()
         self._lock = threading.Lock()
         self._publishing = threading.Lock()  # one status publication at a time, in order
+        self._probers: dict[str, ContainerProber] = {}  # cid -> its running prober
         self._inits = [self._instance(c, init=True) for c in pod.spec.init_containers]
         self._apps = [self._instance(c) for c in pod.spec.containers]
         self.status.init_container_statuses = [i.status for i in self._inits]
@@ -247,6 +254,8 @@ class PodWorker:
             inst.cid = cid
             inst.started = time.monotonic() - max(0.0, time.time() - (info.started or 0))
             self._route(inst, cid)
+            if info.exit is None:  # probes go on where the previous agent left them
+                self._start_prober(inst, cid, started=cs.started)
             if info.exit is not None:  # exited while no agent was listening
                 self._events.put((inst, info.exit))
         return True
@@ -403,8 +412,70 @@ class PodWorker:
         inst.started = time.monotonic()
         cs.container_id = CONTAINER_ID_PREFIX + job.cid
         cs.state = st.ContainerState(st.RUNNING, started_at=st.now())
-        cs.ready = not inst.init
+        # a startup probe holds `started`, a readiness probe `ready`, until they succeed
+        cs.started = c.startup_probe is None
+        cs.ready = not inst.init and cs.started and c.readiness_probe is None
+        self._start_prober(inst, job.cid, started=cs.started)
         return True
+
+    # ---- probes -------------------------------------------------------------------------
+
+    def _start_prober(self, inst: _Instance, cid: str, *, started: bool) -> None:
+        c = inst.spec
+        if inst.init or not (c.liveness_probe or c.readiness_probe or c.startup_probe):
+            return
+        assert self.sandbox is not None
+        prober = ContainerProber(
+            c,
+            self.sandbox.ip,
+            container_state_dir(self.node.run_dir, cid),
+            on_ready=lambda ok: self._probe_ready(inst, cid, ok),
+            on_started=lambda: self._probe_started(inst, cid),
+            on_unhealthy=lambda kind, output: self.events.record(
+                WARNING, "Unhealthy", f"{kind} probe failed: {output}", c.name
+            ),
+            on_kill=lambda kind, grace: self._probe_kill(inst, cid, kind, grace),
+            started=started,
+        )
+        with self._lock:
+            self._probers[cid] = prober
+        prober.start()
+
+    def _stop_prober(self, cid: str) -> None:
+        with self._lock:
+            prober = self._probers.pop(cid, None)
+        if prober is not None:
+            prober.stop()
+
+    def _probe_ready(self, inst: _Instance, cid: str, ok: bool) -> None:
+        if inst.cid == cid:
+            inst.status.ready = ok and inst.status.started
+            self._changed()
+
+    def _probe_started(self, inst: _Instance, cid: str) -> None:
+        if inst.cid == cid:
+            inst.status.started = True
+            inst.status.ready = inst.spec.readiness_probe is None
+            self._changed()
+
+    def _probe_kill(self, inst: _Instance, cid: str, kind: str, grace: int | None) -> None:
+        """A failed liveness or startup probe: stop signal, the grace period, SIGKILL; the
+        exit then goes the usual way (restartPolicy, backoff)."""
+        if inst.cid != cid or self._stopping.is_set():
+            return
+        name = inst.spec.name
+        message = f"Container {name} failed {kind.lower()} probe, will be restarted"
+        self.events.record(NORMAL, "Killing", message, name)
+        if grace is None:
+            grace = self.pod.spec.termination_grace_period_seconds or 0
+        with contextlib.suppress(RuntimeErr, OSError):
+            self.runtime.kill(cid, inst.stop_signal)
+        with self._lock:
+            prober = self._probers.get(cid)
+        exited = prober is not None and prober.stopped.wait(grace)  # set when the exit comes
+        if not exited and inst.cid == cid:
+            with contextlib.suppress(RuntimeErr, OSError):
+                self.runtime.kill(cid, signal.SIGKILL, all_processes=True)
 
     def _start_failed(self, inst: _Instance, cid: str, message: str) -> None:
         """exec failed: Terminated/StartError, exit code 128, then restartPolicy decides."""
@@ -450,6 +521,7 @@ class PodWorker:
     # ---- exits --------------------------------------------------------------------
 
     def _on_exit(self, inst: _Instance, event: ExitEvent) -> None:
+        self._stop_prober(event.id)
         if inst.cid != event.id:
             return  # an old instance's late news
         inst.cid = None
@@ -470,7 +542,7 @@ class PodWorker:
 
     def _terminated(self, inst: _Instance, state: st.ContainerState, ran_for: float) -> None:
         cs = inst.status
-        cs.ready = False
+        cs.ready = cs.started = False
         failed = state.exit_code != 0
         restart = not self._stopping.is_set() and self._restarts(inst, failed)
         if not restart:
@@ -507,6 +579,10 @@ class PodWorker:
 
     def _terminate(self) -> None:
         """Kill what runs (stop signal, grace period, SIGKILL); then the sandbox."""
+        with self._lock:
+            probers, self._probers = list(self._probers.values()), {}
+        for prober in probers:
+            prober.stop()
         everyone = self._inits + self._apps
         grace = self._grace
         if grace is None:

@@ -404,3 +404,36 @@ def test_a_replication_controller_keeps_its_replicas_running(tmp_path, agent, im
         lambda: not agent.ctl("get", "pods", "-l", "app=front", "-o", "name").stdout.strip(),
         what="its pods gone",
     )
+
+
+def test_probes_run_by_the_agent(tmp_path, agent, images):
+    manifest = write(
+        tmp_path,
+        "probed.yaml",
+        f"""\
+        apiVersion: v1
+        kind: Pod
+        metadata: {{name: probed}}
+        spec:
+          terminationGracePeriodSeconds: 1
+          containers:
+          - name: c
+            image: {images.busybox.ref}
+            command: ["sh", "-c"]
+            args:
+            - |
+              trap 'exit 0' TERM; sleep 1.5; touch /tmp/ready
+              while :; do sleep 0.1; done
+            readinessProbe: {{exec: {{command: [cat, /tmp/ready]}}, periodSeconds: 1}}
+        """,
+    )
+    assert agent.ctl("apply", "-f", manifest).returncode == 0
+    wait_until(lambda: running(agent, "probed"), what="probed Running")
+    row = agent.ctl("get", "pod", "probed").stdout.splitlines()[1].split()
+    assert row[1:3] == ["0/1", "Running"]  # running, not ready yet
+    wait_until(
+        lambda: agent.ctl("get", "pod", "probed").stdout.splitlines()[1].split()[1] == "1/1",
+        what="probed ready",
+    )
+    described = agent.ctl("describe", "pod", "probed").stdout
+    assert "Readiness probe failed: cat: can't open '/tmp/ready'" in described

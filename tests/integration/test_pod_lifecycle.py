@@ -505,3 +505,71 @@ def test_a_network_that_cannot_be_wired_fails_the_pod_and_leaves_nothing(harness
         assert w.runtime.list() == {}  # the created containers and the pause are gone
     finally:
         subprocess.run(["ip", "link", "del", dummy], check=True)
+
+
+def test_a_failing_liveness_probe_kills_and_restarts_the_container(harness, images):
+    w = harness.start(
+        f"""\
+        apiVersion: v1
+        kind: Pod
+        metadata: {{name: sick}}
+        spec:
+          terminationGracePeriodSeconds: 5
+          containers:
+          - name: c
+            image: {images.busybox.ref}
+            command: ["sh", "-c"]
+            args:
+            - |
+              touch /tmp/healthy; sleep 1; rm /tmp/healthy
+              trap 'exit 0' TERM; while :; do sleep 0.1; done
+            livenessProbe:
+              exec: {{command: [cat, /tmp/healthy]}}
+              periodSeconds: 1
+              failureThreshold: 2
+        """
+    )
+    status = harness.wait_for(
+        w, lambda s: container(s)["restartCount"] >= 1 and "running" in container(s)["state"]
+    )
+    last = container(status)["lastState"]["terminated"]
+    assert (last["exitCode"], last["reason"]) == (0, "Completed")  # it exits on TERM
+    events = [(e.reason, e.message) for e in w.events.list()]
+    assert any(
+        r == "Unhealthy" and m.startswith("Liveness probe failed: cat: can't open '/tmp/healthy'")
+        for r, m in events
+    ), events
+    assert ("Killing", "Container c failed liveness probe, will be restarted") in events
+
+
+def test_readiness_and_startup_probes_gate_ready_and_started(harness, images):
+    w = harness.start(
+        f"""\
+        apiVersion: v1
+        kind: Pod
+        metadata: {{name: slow}}
+        spec:
+          terminationGracePeriodSeconds: 1
+          containers:
+          - name: web
+            image: {images.busybox.ref}
+            command: ["sh", "-c"]
+            args:
+            - |
+              sleep 1.5; mkdir /www; echo ok > /www/index.html
+              exec httpd -f -p 8080 -h /www
+            ports: [{{name: http, containerPort: 8080}}]
+            startupProbe: {{tcpSocket: {{port: 8080}}, periodSeconds: 1, failureThreshold: 10}}
+            readinessProbe: {{httpGet: {{port: http, path: /index.html}}, periodSeconds: 1}}
+        """
+    )
+    first = harness.wait_for(w, lambda s: "running" in container(s)["state"])
+    assert (container(first)["started"], container(first)["ready"]) == (False, False)
+    ready = {c["type"]: c["status"] for c in first["conditions"]}["Ready"]
+    assert ready == "False"
+    status = harness.wait_for(w, lambda s: container(s)["ready"], timeout=30)
+    assert container(status)["started"] is True
+    assert {c["type"]: c["status"] for c in status["conditions"]}["Ready"] == "True"
+    assert container(status)["restartCount"] == 0
+    reasons = [e.reason for e in w.events.list()]
+    assert "Unhealthy" in reasons  # the startup probe failed while httpd was not up

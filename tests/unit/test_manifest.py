@@ -136,17 +136,74 @@ def test_unknown_field_warning_names_the_document_when_several():
 
 
 def test_kubernetes_fields_not_acted_on_are_kept_and_warned_about():
-    text = POD + "    livenessProbe: {exec: {command: [cat, /tmp/ok]}}\n  hostNetwork: true\n"
+    text = POD + "    envFrom: [{configMapRef: {name: x}}]\n  hostNetwork: true\n"
     result = load_string(text, source="pod.yaml")
     assert result.warnings == [
         "pod.yaml: spec.hostNetwork: not supported by minikube-py yet; ignored",
-        "pod.yaml: spec.containers[0].livenessProbe: not supported by minikube-py yet; ignored",
+        "pod.yaml: spec.containers[0].envFrom: not supported by minikube-py yet; ignored",
     ]
     out = result.pods[0].to_dict()
     assert out["spec"]["hostNetwork"] is True
-    assert out["spec"]["containers"][0]["livenessProbe"] == {
-        "exec": {"command": ["cat", "/tmp/ok"]}
+    assert out["spec"]["containers"][0]["envFrom"] == [{"configMapRef": {"name": "x"}}]
+
+
+def test_probes_are_read_defaulted_and_written_back():
+    text = POD.replace(
+        "    command:",
+        "    livenessProbe: {exec: {command: [cat, /tmp/ok]}, initialDelaySeconds: 2}\n"
+        "    readinessProbe: {httpGet: {port: http}, periodSeconds: 1}\n"
+        "    startupProbe: {tcpSocket: {port: 8080}, failureThreshold: 30}\n"
+        "    command:",
+    )
+    result = load_string(text, source="pod.yaml")
+    assert result.warnings == []
+    c = result.pods[0].to_dict()["spec"]["containers"][0]
+    defaults = {"timeoutSeconds": 1, "successThreshold": 1}
+    assert c["livenessProbe"] == {
+        "exec": {"command": ["cat", "/tmp/ok"]},
+        "initialDelaySeconds": 2,
+        "periodSeconds": 10,
+        "failureThreshold": 3,
+        **defaults,
     }
+    assert c["readinessProbe"] == {
+        "httpGet": {"port": "http", "path": "/", "scheme": "HTTP"},
+        "periodSeconds": 1,
+        "failureThreshold": 3,
+        **defaults,
+    }
+    assert c["startupProbe"]["tcpSocket"] == {"port": 8080}
+    assert c["startupProbe"]["failureThreshold"] == 30
+
+
+@pytest.mark.parametrize(
+    "probe, field, detail",
+    [
+        ("livenessProbe: {periodSeconds: 3}", "livenessProbe", "must specify a handler type"),
+        (
+            "livenessProbe: {exec: {command: [x]}, tcpSocket: {port: 1}}",
+            "livenessProbe.tcpSocket",
+            "may not specify more than 1 handler type",
+        ),
+        ("readinessProbe: {httpGet: {port: web}}", "readinessProbe.httpGet.port", "port's name"),
+        ("readinessProbe: {tcpSocket: {port: 0}}", "readinessProbe.tcpSocket.port", "65535"),
+        (
+            "livenessProbe: {exec: {command: [x]}, successThreshold: 2}",
+            "livenessProbe.successThreshold",
+            "must be 1",
+        ),
+        (
+            "startupProbe: {exec: {command: [x]}, periodSeconds: 0}",
+            "startupProbe.periodSeconds",
+            "",
+        ),
+    ],
+)
+def test_bad_probes_are_refused_naming_the_field(probe, field, detail):
+    text = POD.replace("    command:", f"    {probe}\n    command:")
+    with pytest.raises(ManifestError) as e:
+        load_string(text, source="pod.yaml")
+    assert f"spec.containers[0].{field}" in str(e.value) and detail in str(e.value), str(e.value)
 
 
 def test_other_volume_types_parse_but_are_unsupported_when_used():
