@@ -1,4 +1,5 @@
-"""Container probes, as kubelet's prober runs them: startup, liveness, readiness.
+"""Container probes, as kubelet's prober runs them: startup, liveness, readiness; and the
+lifecycle hooks postStart and preStop, which run the same handlers (`run_handler`).
 
 One `ContainerProber` thread per running container that has probes.  Each probe waits
 `initialDelaySeconds`, then runs every `periodSeconds` with `timeoutSeconds`:
@@ -28,7 +29,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from minikube_py.api.objects import Container, Probe
+from minikube_py.api.objects import Container, HTTPGetAction, LifecycleHandler, Probe
 
 LIVENESS, READINESS, STARTUP = "Liveness", "Readiness", "Startup"
 _OUTPUT_MAX = 10 * 1024  # of an exec probe's output kept for the event (kubelet: 10 KiB)
@@ -59,6 +60,37 @@ def run_probe(probe: Probe, container: Container, pod_ip: str, state_dir: str) -
         return Result(False, f"dial tcp {host}:{port}: {e.strerror or e}")
 
 
+def run_handler(
+    handler: LifecycleHandler,
+    container: Container,
+    pod_ip: str,
+    state_dir: str,
+    timeout: float,
+    cancel: threading.Event | None = None,
+) -> Result:
+    """A postStart or preStop hook: exec, httpGet or sleep, for at most `timeout` s (and no
+    longer than `cancel` stays clear)."""
+    if handler.exec_command is not None:
+        return _exec(handler.exec_command, state_dir, timeout, cancel)
+    if "sleep" in handler.extra:
+        seconds = float((handler.extra["sleep"] or {}).get("seconds") or 0)
+        (cancel or threading.Event()).wait(min(seconds, timeout))
+        return Result(True)
+    if "httpGet" in handler.extra:
+        d = handler.extra["httpGet"] or {}
+        headers = d.get("httpHeaders") or []
+        action = HTTPGetAction(
+            port=d.get("port") or 0,
+            path=d.get("path") or "/",
+            host=d.get("host") or "",
+            scheme=d.get("scheme") or "HTTP",
+            http_headers=[(h.get("name", ""), h.get("value", "")) for h in headers],
+        )
+        port = _port(action.port, container)
+        return _http_get(action, action.host or pod_ip, port, min(timeout, 10.0))
+    return Result(False, f"{', '.join(handler.extra) or 'no'} handler: not supported")
+
+
 def _port(port: int | str, container: Container) -> int:
     if isinstance(port, int):
         return port
@@ -68,7 +100,9 @@ def _port(port: int | str, container: Container) -> int:
     return 0  # validation refuses this
 
 
-def _exec(command: list[str], state_dir: str, timeout: float) -> Result:
+def _exec(
+    command: list[str], state_dir: str, timeout: float, cancel: threading.Event | None = None
+) -> Result:
     from runtime.errors import RuntimeErr
     from runtime.exec import exec_process
 
@@ -90,7 +124,9 @@ def _exec(command: list[str], state_dir: str, timeout: float) -> Result:
                 with contextlib.suppress(BlockingIOError):
                     while len(output) < _OUTPUT_MAX and (chunk := os.read(r, 4096)):
                         output += chunk
-                if code is None and time.monotonic() > deadline:
+                if code is None and (
+                    time.monotonic() > deadline or (cancel is not None and cancel.is_set())
+                ):
                     p.kill()
                     p.wait(5)
                     return Result(False, f"command {command!r} timed out")
@@ -101,11 +137,14 @@ def _exec(command: list[str], state_dir: str, timeout: float) -> Result:
 
 
 def _http(probe: Probe, host: str, port: int, timeout: float) -> Result:
+    assert probe.http_get is not None
+    return _http_get(probe.http_get, host, port, timeout)
+
+
+def _http_get(action: HTTPGetAction, host: str, port: int, timeout: float) -> Result:
     import http.client
     import ssl
 
-    action = probe.http_get
-    assert action is not None
     url = f"{action.scheme.lower()}://{host}:{port}{action.path}"
     if action.scheme == "HTTPS":
         context = ssl._create_unverified_context()

@@ -9,6 +9,7 @@ period and tears the sandbox down.  Status changes go to `on_change`.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import queue
 import signal
@@ -19,14 +20,14 @@ from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass
 
-from minikube_py.api.objects import Container, Pod
+from minikube_py.api.objects import Container, LifecycleHandler, Pod
 from minikube_py.errors import MinikubeError
 from minikube_py.kubelet import status as st
 from minikube_py.kubelet.config import NodeConfig
 from minikube_py.kubelet.containers import container_spec
 from minikube_py.kubelet.events import NORMAL, WARNING, EventRecorder
 from minikube_py.kubelet.images import ImageManager, ImagePullError
-from minikube_py.kubelet.probes import ContainerProber
+from minikube_py.kubelet.probes import ContainerProber, run_handler
 from minikube_py.kubelet.runtime_service import (
     ExitEvent,
     ExitRouter,
@@ -45,6 +46,7 @@ from runtime.errors import RuntimeErr, StartError
 from runtime.spec import Spec
 
 CONTAINER_ID_PREFIX = "minikube-py://"
+MIN_GRACE_AFTER_HOOK = 2.0  # kubelet's minimum grace for the stop signal after a preStop hook
 
 
 @dataclass
@@ -411,12 +413,58 @@ class PodWorker:
         inst.cid = job.cid
         inst.started = time.monotonic()
         cs.container_id = CONTAINER_ID_PREFIX + job.cid
-        cs.state = st.ContainerState(st.RUNNING, started_at=st.now())
+        started_at = st.now()
+        hook = c.lifecycle.post_start if c.lifecycle is not None else None
+        if hook is not None and not self._post_start(inst, job.cid, hook):
+            return False  # killed: its exit comes as any other
+        cs.state = st.ContainerState(st.RUNNING, started_at=started_at)
         # a startup probe holds `started`, a readiness probe `ready`, until they succeed
         cs.started = c.startup_probe is None
         cs.ready = not inst.init and cs.started and c.readiness_probe is None
         self._start_prober(inst, job.cid, started=cs.started)
         return True
+
+    # ---- lifecycle hooks ----------------------------------------------------------------
+
+    def _post_start(self, inst: _Instance, cid: str, hook: LifecycleHandler) -> bool:
+        """Run postStart before the container counts as running (kubelet's order); a
+        failure kills the container (FailedPostStartHook).  True if it succeeded."""
+        assert self.sandbox is not None
+        state_dir = container_state_dir(self.node.run_dir, cid)
+        c = inst.spec
+        result = run_handler(hook, c, self.sandbox.ip, state_dir, math.inf, self._stopping)
+        if result.ok:
+            return True
+        message = f"PostStartHook failed: {result.output}".rstrip(": ")
+        self.events.record(WARNING, "FailedPostStartHook", message, c.name)
+        with contextlib.suppress(RuntimeErr, OSError):
+            self.runtime.kill(cid, signal.SIGKILL, all_processes=True)
+        return False
+
+    def _pre_stop(self, inst: _Instance, cid: str, timeout: float) -> None:
+        """Run preStop before the stop signal, within the grace period (FailedPreStopHook)."""
+        hook = inst.spec.lifecycle.pre_stop if inst.spec.lifecycle is not None else None
+        if hook is None or self.sandbox is None:
+            return
+        state_dir = container_state_dir(self.node.run_dir, cid)
+        result = run_handler(hook, inst.spec, self.sandbox.ip, state_dir, timeout)
+        if not result.ok:
+            message = f"PreStopHook failed: {result.output}".rstrip(": ")
+            self.events.record(WARNING, "FailedPreStopHook", message, inst.spec.name)
+
+    def _pre_stop_all(self, instances: list[_Instance], timeout: float) -> float:
+        """preStop hooks of the running containers, at once; the time they took."""
+        began = time.monotonic()
+        threads = [
+            threading.Thread(target=self._pre_stop, args=(i, i.cid, timeout), daemon=True)
+            for i in instances
+            if i.cid is not None and i.spec.lifecycle is not None and i.spec.lifecycle.pre_stop
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(max(0.0, began + timeout - time.monotonic()))
+        return time.monotonic() - began
 
     # ---- probes -------------------------------------------------------------------------
 
@@ -468,6 +516,7 @@ class PodWorker:
         self.events.record(NORMAL, "Killing", message, name)
         if grace is None:
             grace = self.pod.spec.termination_grace_period_seconds or 0
+        grace = max(float(grace) - self._pre_stop_all([inst], float(grace)), MIN_GRACE_AFTER_HOOK)
         with contextlib.suppress(RuntimeErr, OSError):
             self.runtime.kill(cid, inst.stop_signal)
         with self._lock:
@@ -587,6 +636,10 @@ class PodWorker:
         grace = self._grace
         if grace is None:
             grace = float(self.pod.spec.termination_grace_period_seconds or 0)
+        if grace > 0:  # a forced delete (grace 0) skips the hooks, as kubelet does
+            took = self._pre_stop_all(everyone, grace)
+            if took > 0.01:
+                grace = max(grace - took, MIN_GRACE_AFTER_HOOK)
         for inst in everyone:
             if inst.cid is None:
                 continue

@@ -573,3 +573,57 @@ def test_readiness_and_startup_probes_gate_ready_and_started(harness, images):
     assert container(status)["restartCount"] == 0
     reasons = [e.reason for e in w.events.list()]
     assert "Unhealthy" in reasons  # the startup probe failed while httpd was not up
+
+
+def test_post_start_and_pre_stop_hooks_run_in_the_container_in_kubelets_order(
+    harness, images, pod_node
+):
+    w = harness.start(
+        f"""\
+        apiVersion: v1
+        kind: Pod
+        metadata: {{name: hooked}}
+        spec:
+          terminationGracePeriodSeconds: 10
+          containers:
+          - name: c
+            image: {images.busybox.ref}
+            command: ["sh", "-c"]
+            args: ["trap 'echo got TERM; exit 0' TERM; echo main; while :; do sleep 0.1; done"]
+            lifecycle:
+              postStart: {{exec: {{command: [sh, -c, "echo post-start > /proc/1/fd/1"]}}}}
+              preStop: {{exec: {{command: [sh, -c, "echo pre-stop > /proc/1/fd/1; sleep 1"]}}}}
+        """
+    )
+    harness.wait_for(w, lambda s: "running" in container(s)["state"])
+    deadline = time.monotonic() + 10  # the log writer writes what the hook echoed
+    while "post-start" not in pod_node.logs("hooked", "c") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert "post-start" in pod_node.logs("hooked", "c")
+    w.stop()
+    assert w.join(30)
+    lines = pod_node.logs("hooked", "c").split()
+    assert lines.index("pre-stop") < lines.index("TERM"), lines  # the hook, then the signal
+    assert container(w.status.to_dict())["state"]["terminated"]["exitCode"] == 0
+
+
+def test_a_failing_post_start_hook_kills_the_container(harness, images):
+    w = harness.start(
+        f"""\
+        apiVersion: v1
+        kind: Pod
+        metadata: {{name: badhook}}
+        spec:
+          terminationGracePeriodSeconds: 1
+          containers:
+          - name: c
+            image: {images.busybox.ref}
+            command: ["sleep", "60"]
+            lifecycle:
+              postStart: {{exec: {{command: [sh, -c, "echo no luck; exit 3"]}}}}
+        """
+    )
+    status = harness.wait_for(w, lambda s: container(s)["restartCount"] >= 1)
+    assert container(status)["lastState"]["terminated"]["exitCode"] == 137
+    events = [(e.reason, e.message) for e in w.events.list()]
+    assert ("FailedPostStartHook", "PostStartHook failed: no luck") in events, events
