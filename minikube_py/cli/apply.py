@@ -40,9 +40,8 @@ def apply_files(socket_path: str, filenames: Iterable[str], namespace: str | Non
                 current = client.get(resource, ns, name)
                 data["metadata"]["uid"] = current["metadata"]["uid"]
                 updated = client.update(resource, ns, name, data)
-                same = (
-                    updated["metadata"]["resourceVersion"] == current["metadata"]["resourceVersion"]
-                )
+                # not by resourceVersion: the kubelet's status updates move it meanwhile
+                same = _applied(updated) == _applied(current)
                 _out(f"{name_of(updated)} {'unchanged' if same else 'configured'}")
             except APIError as e:
                 failed = True
@@ -56,6 +55,12 @@ def apply_files(socket_path: str, filenames: Iterable[str], namespace: str | Non
     for error in errors:
         _err(f"error: {error}")
     return 1 if failed else 0
+
+
+def _applied(obj: dict) -> tuple:
+    """What an apply sets: labels, annotations and the spec."""
+    meta = obj["metadata"]
+    return meta.get("labels") or {}, meta.get("annotations") or {}, obj.get("spec")
 
 
 def _out(line: str) -> None:

@@ -91,6 +91,30 @@ def test_apply_creates_then_is_unchanged_then_configured(cli_path, capsys, agent
     assert kubectl(capsys, agent, "apply", "-f", f) == (0, "pod/web configured\n", "")
 
 
+def test_reapplying_is_unchanged_while_the_kubelet_updates_the_status(
+    cli_path, capsys, agent, tmp_path
+):
+    f = write(tmp_path / "pod.yaml", pod_manifest("web"))
+    assert kubectl(capsys, agent, "apply", "-f", f)[0] == 0
+    pod = agent.store.get("Pod", "default", "web")
+    stop = threading.Event()
+
+    def kubelet():  # status updates between apply's GET and its PUT
+        n = 0
+        while not stop.is_set():
+            n += 1
+            agent.store.update_status("Pod", "default", "web", running_status(pod, restarts=n))
+
+    t = threading.Thread(target=kubelet, daemon=True)
+    t.start()
+    try:
+        for _ in range(5):
+            assert kubectl(capsys, agent, "apply", "-f", f) == (0, "pod/web unchanged\n", "")
+    finally:
+        stop.set()
+        t.join(5)
+
+
 def test_apply_changed_pod_spec_is_kubernetes_immutable_error(cli_path, capsys, agent, tmp_path):
     kubectl(capsys, agent, "apply", "-f", write(tmp_path / "pod.yaml", pod_manifest("web")))
     changed = pod_manifest("web")
