@@ -104,18 +104,20 @@ class Forker:
             self._proc.wait()
 
 
-_default: Forker | None = None
-_default_lock = threading.Lock()
+_forkers: dict[str, Forker] = {}
+_forkers_lock = threading.Lock()
 
 
-def default_forker() -> Forker:
-    """The process-wide forker, started on first use (and after a crash)."""
-    global _default
-    with _default_lock:
-        if _default is None or not _default.alive():
-            _default = Forker()
-            atexit.register(_default.close)
-        return _default
+def default_forker(purpose: str = "containers") -> Forker:
+    """The process-wide forker for `purpose`, started on first use (and after a crash).
+    Containers and execs have one, `call`s another: a forker serves one spawn at a time,
+    and a pod start spawns both at once (each container and its log writer)."""
+    with _forkers_lock:
+        forker = _forkers.get(purpose)
+        if forker is None or not forker.alive():
+            forker = _forkers[purpose] = Forker()
+            atexit.register(forker.close)
+        return forker
 
 
 class Child:
@@ -170,7 +172,7 @@ def call(target: str, args: list[str], fds: list[int], path: list[str] | None = 
     cwd /, stdio on /dev/null and, of our fds, only `fds` (renumbered: it gets the numbers).
     Cheap (a fork of the small forker), and the process is our child (see module doc)."""
     config = {"kind": "call", "target": target, "args": args, "path": path or []}
-    reply = default_forker().spawn(config, fds)
+    reply = default_forker("calls").spawn(config, fds)
     if not reply.get("pid"):
         error = reply.get("error") or {}
         detail = error.get("detail") or os.strerror(error.get("errno") or 0)
