@@ -73,7 +73,8 @@ class PodManager:
                 referenced.add(cs.get("containerID", "").removeprefix(CONTAINER_ID_PREFIX))
         removed = []
         for cid in self.runtime.list():
-            if cid not in referenced:
+            # a run whose pod is known, even unrecorded: its worker decides (container_id)
+            if cid not in referenced and cid[:36] not in uids:
                 with contextlib.suppress(RuntimeErr, OSError):
                     self.runtime.delete(cid)
                     removed.append(f"container {cid}")

@@ -135,6 +135,12 @@ def _sandbox_error(pod: Pod, e: Exception) -> SandboxError:
     return SandboxError(f"pod {pod.namespace}/{pod.name}: creating the sandbox: {e}")
 
 
+def allocated_ip(node: NodeConfig, pod_uid: str) -> str:
+    """The IP the node's IPAM holds for the pod ("" if none)."""
+    ip = _network_config(node).ipam.lookup(pod_uid)
+    return str(ip) if ip is not None else ""
+
+
 def pause_id(pod_uid: str) -> str:
     return f"{pod_uid}-pause"
 

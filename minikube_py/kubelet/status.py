@@ -18,6 +18,10 @@ def now() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def rfc3339(unix_time: float) -> str:
+    return dt.datetime.fromtimestamp(unix_time, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 @dataclass
 class ContainerState:
     kind: str = WAITING  # waiting | running | terminated

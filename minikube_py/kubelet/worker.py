@@ -36,6 +36,7 @@ from minikube_py.kubelet.runtime_service import (
 )
 from minikube_py.kubelet.sandbox import (
     Sandbox,
+    allocated_ip,
     create_sandbox,
     pause_id,
     pod_hostname,
@@ -46,6 +47,24 @@ from runtime.errors import RuntimeErr, StartError
 from runtime.spec import Spec
 
 CONTAINER_ID_PREFIX = "minikube-py://"
+
+
+def container_id(pod_uid: str, name: str, restart: int) -> str:
+    """A container run's runtime id names its pod, container and run, so that an agent
+    killed before it recorded the run still finds it: <pod uid>-<name>-<restart>-<random>."""
+    return f"{pod_uid}-{name}-{restart}-{uuid.uuid4().hex[:8]}"
+
+
+def parse_container_id(pod_uid: str, cid: str) -> tuple[str, int] | None:
+    """(container name, restart) of a run of pod `pod_uid`, else None."""
+    if not cid.startswith(pod_uid + "-"):
+        return None
+    parts = cid[len(pod_uid) + 1 :].rsplit("-", 2)
+    if len(parts) != 3 or not parts[1].isdigit():
+        return None
+    return parts[0], int(parts[1])
+
+
 MIN_GRACE_AFTER_HOOK = 2.0  # kubelet's minimum grace for the stop signal after a preStop hook
 
 
@@ -207,29 +226,33 @@ class PodWorker:
             self.status.start_time = status.get("startTime")
             return True
         infos = self.runtime.list()
-        pause = infos.get(pause_id(self.pod.metadata.uid))
-        if pause is None or pause.exit is not None or not status.get("podIP"):
+        uid = self.pod.metadata.uid
+        pause = infos.get(pause_id(uid))
+        # the IP from the status, or (that write lost with the agent) from the IPAM
+        pod_ip = status.get("podIP") or (pause is not None and allocated_ip(self.node, uid))
+        if pause is None or pause.exit is not None or not pod_ip:
             # The sandbox is gone: clean up what is left, then start over, as kubelet does.
-            for inst in self._inits + self._apps:
-                cid = inst.status.container_id.removeprefix(CONTAINER_ID_PREFIX)
-                if cid in infos:
+            recorded = {
+                i.status.container_id.removeprefix(CONTAINER_ID_PREFIX)
+                for i in self._inits + self._apps
+            }
+            for cid in infos:
+                if cid in recorded or parse_container_id(uid, cid) is not None:
                     with contextlib.suppress(RuntimeErr, OSError):
                         self.runtime.delete(cid)
+            for inst in self._inits + self._apps:
                 if inst.status.state.kind == st.RUNNING:
                     inst.status.state = st.ContainerState(st.WAITING, "ContainerCreating")
             teardown_sandbox(self.pod, self.node, self.runtime)
             return False
         self.router.route(pause.id, lambda event: None)
         self.sandbox = Sandbox(
-            self.pod.metadata.uid,
-            self.node.pod_dir(self.pod.metadata.uid),
-            pause.id,
-            pause.pid,
-            status["podIP"],
-            pod_hostname(self.pod),
+            uid, self.node.pod_dir(uid), pause.id, pause.pid, pod_ip, pod_hostname(self.pod)
         )
-        self.status.pod_ip = status["podIP"]
-        self.status.start_time = status.get("startTime")
+        self.status.pod_ip = pod_ip
+        self.status.start_time = status.get("startTime") or st.rfc3339(pause.started or time.time())
+        for inst in self._inits + self._apps:
+            self._find_unrecorded_run(inst, infos)
         for inst in self._inits + self._apps:
             cs = inst.status
             if cs.state.kind == st.TERMINATED:
@@ -261,6 +284,40 @@ class PodWorker:
             if info.exit is not None:  # exited while no agent was listening
                 self._events.put((inst, info.exit))
         return True
+
+    def _find_unrecorded_run(self, inst: _Instance, infos: dict) -> None:
+        """The runtime knows best: a run of this container newer than the status the previous
+        agent persisted (it was killed before writing it) becomes the current one; older
+        runs left behind are deleted."""
+        runs = []
+        for cid in infos:
+            parsed = parse_container_id(self.pod.metadata.uid, cid)
+            if parsed is not None and parsed[0] == inst.spec.name:
+                runs.append((parsed[1], infos[cid].started or 0.0, cid))
+        if not runs:
+            return
+        restart, _, newest = max(runs)
+        cs = inst.status
+        recorded = cs.container_id.removeprefix(CONTAINER_ID_PREFIX)
+        for _, _, cid in runs:
+            if cid not in (newest, recorded):
+                with contextlib.suppress(RuntimeErr, OSError):
+                    self.runtime.delete(cid)
+        if (
+            newest == recorded
+            or restart < cs.restart_count
+            or (restart == cs.restart_count and cs.state.kind == st.TERMINATED)
+        ):
+            return
+        if recorded in infos:
+            with contextlib.suppress(RuntimeErr, OSError):
+                self.runtime.delete(recorded)
+        info = infos[newest]
+        cs.restart_count = restart
+        cs.container_id = CONTAINER_ID_PREFIX + newest
+        cs.state = st.ContainerState(st.RUNNING, started_at=st.rfc3339(info.started or time.time()))
+        cs.started = inst.spec.startup_probe is None
+        cs.ready = not inst.init and cs.started and inst.spec.readiness_probe is None
 
     def _restarts(self, inst: _Instance, failed: bool) -> bool:
         """restartPolicy: will this container run again after exiting (failed or not)?"""
@@ -353,7 +410,7 @@ class PodWorker:
         cs.image_id = f"{Reference.parse(image.ref).name}@{image.manifest_digest}"
         if image.config.stop_signal:
             inst.stop_signal = _signal_number(image.config.stop_signal)
-        cid = uuid.uuid4().hex
+        cid = container_id(self.pod.metadata.uid, c.name, cs.restart_count)
         cdir = os.path.join(self.sandbox.pod_dir, "containers", c.name, str(cs.restart_count))
         log_path = os.path.join(
             self.node.pod_log_dir(self.pod.namespace, self.pod.name, self.pod.metadata.uid),

@@ -437,3 +437,63 @@ def test_probes_run_by_the_agent(tmp_path, agent, images):
     )
     described = agent.ctl("describe", "pod", "probed").stdout
     assert "Readiness probe failed: cat: can't open '/tmp/ready'" in described
+
+
+def test_a_run_the_killed_agent_had_not_recorded_is_adopted_not_duplicated(
+    tmp_path, agent, images, pod_node
+):
+    manifest = write(
+        tmp_path,
+        "counter.yaml",
+        f"""\
+        apiVersion: v1
+        kind: Pod
+        metadata: {{name: counter}}
+        spec:
+          terminationGracePeriodSeconds: 1
+          containers:
+          - name: count
+            image: {images.busybox.ref}
+            command: ["sh", "-c"]
+            args: ["trap 'exit 0' TERM; i=0; while :; do i=$((i+1)); echo $i; sleep 0.1; done"]
+        """,
+    )
+    assert agent.ctl("apply", "-f", manifest).returncode == 0
+    pod = wait_until(lambda: running(agent, "counter"), what="counter Running")
+    uid, ip = pod["metadata"]["uid"], pod["status"]["podIP"]
+    cid = pod["status"]["containerStatuses"][0]["containerID"]
+    agent.kill9()
+    # the agent died before writing the Running status: on disk is the first status it
+    # wrote (Pending, ContainerCreating, no IP, no container id)
+    path = os.path.join(pod_node.root, "pods", uid, "pod.json")
+    with open(path) as f:
+        stored = json.load(f)
+    stored["status"] = {
+        "phase": "Pending",
+        "qosClass": "BestEffort",
+        "containerStatuses": [
+            {
+                "name": "count",
+                "state": {"waiting": {"reason": "ContainerCreating"}},
+                "lastState": {},
+                "ready": False,
+                "restartCount": 0,
+                "image": images.busybox.ref,
+                "imageID": "",
+                "started": False,
+            }
+        ],
+    }
+    with open(path, "w") as f:
+        json.dump(stored, f)
+
+    agent.start()
+    pod = wait_until(lambda: running(agent, "counter"), what="counter Running again")
+    cs = pod["status"]["containerStatuses"][0]
+    assert (cs["containerID"], cs["restartCount"], pod["status"]["podIP"]) == (cid, 0, ip)
+    # one run only, still counting into the same log without a gap
+    time.sleep(0.5)
+    runs = sorted(os.listdir(os.path.join(pod_node.run_dir, "containers")))
+    assert runs == sorted([f"{uid}-pause", cid.split("//")[1]])  # no second run
+    numbers = [int(n) for n in pod_node.logs("counter", "count").split()]
+    assert numbers == list(range(1, len(numbers) + 1))
