@@ -147,6 +147,13 @@ def _describe_container(w: _Writer, c: dict[str, Any], cs: dict[str, Any] | None
             w.write(2, title)
             for name in sorted(values):
                 w.write(3, f"{name}:", str(values[name]))
+    for title, key in (
+        ("Liveness:", "livenessProbe"),
+        ("Readiness:", "readinessProbe"),
+        ("Startup:", "startupProbe"),
+    ):
+        if c.get(key):
+            w.write(2, title, probe_line(c[key]))
     env = c.get("env") or []
     if not env:
         w.write(2, "Environment:", NONE)
@@ -272,6 +279,26 @@ def _describe_events(w: _Writer, events: list[dict[str, Any]]) -> None:
             source,
             str(e.get("message", "")).strip(),
         )
+
+
+def probe_line(p: dict[str, Any]) -> str:
+    """kubectl describe's one line for a probe."""
+    if "exec" in p:
+        what = "exec [" + " ".join((p["exec"] or {}).get("command") or []) + "]"
+    elif "httpGet" in p:
+        h = p["httpGet"] or {}
+        scheme = str(h.get("scheme") or "HTTP").lower()
+        what = f"http-get {scheme}://{h.get('host', '')}:{h.get('port', '')}{h.get('path', '')}"
+    elif "tcpSocket" in p:
+        t = p["tcpSocket"] or {}
+        what = f"tcp-socket {t.get('host', '')}:{t.get('port', '')}"
+    else:
+        what = "unknown"
+    return (
+        f"{what} delay={p.get('initialDelaySeconds', 0)}s timeout={p.get('timeoutSeconds', 1)}s "
+        f"period={p.get('periodSeconds', 10)}s #success={p.get('successThreshold', 1)} "
+        f"#failure={p.get('failureThreshold', 3)}"
+    )
 
 
 def describe_replication_controller(

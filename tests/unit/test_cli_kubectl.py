@@ -417,6 +417,23 @@ def test_describe_pod_with_events(capsys, agent):
     assert events[2].endswith("kubelet  Started container app")
 
 
+def test_describe_shows_probes_as_kubectl_does(capsys, agent):
+    manifest = pod_manifest("probed")
+    c = manifest["spec"]["containers"][0]
+    c["ports"] = [{"name": "http", "containerPort": 8080}]
+    c["livenessProbe"] = {"exec": {"command": ["cat", "/tmp/ok"]}, "initialDelaySeconds": 5}
+    c["readinessProbe"] = {"httpGet": {"port": "http", "path": "/ready"}, "periodSeconds": 2}
+    c["startupProbe"] = {"tcpSocket": {"port": 8080}, "failureThreshold": 30}
+    agent.store.create(manifest)
+    out = kubectl(capsys, agent, "describe", "pod", "probed")[1]
+    assert (
+        "    Liveness:       exec [cat /tmp/ok] delay=5s timeout=1s period=10s #success=1 "
+        "#failure=3\n" in out
+    )
+    assert "    Readiness:      http-get http://:http/ready delay=0s timeout=1s period=2s" in out
+    assert "    Startup:        tcp-socket :8080 delay=0s timeout=1s period=10s #success=1 " in out
+
+
 def test_describe_missing_pod(capsys, agent):
     code, _, err = kubectl(capsys, agent, "describe", "pod", "nope")
     assert (code, err) == (1, 'Error from server (NotFound): pods "nope" not found\n')
