@@ -316,8 +316,7 @@ class PodWorker:
         cs.restart_count = restart
         cs.container_id = CONTAINER_ID_PREFIX + newest
         cs.state = st.ContainerState(st.RUNNING, started_at=st.rfc3339(info.started or time.time()))
-        cs.started = inst.spec.startup_probe is None
-        cs.ready = not inst.init and cs.started and inst.spec.readiness_probe is None
+        _run_begins(inst)
 
     def _restarts(self, inst: _Instance, failed: bool) -> bool:
         """restartPolicy: will this container run again after exiting (failed or not)?"""
@@ -475,9 +474,7 @@ class PodWorker:
         if hook is not None and not self._post_start(inst, job.cid, hook):
             return False  # killed: its exit comes as any other
         cs.state = st.ContainerState(st.RUNNING, started_at=started_at)
-        # a startup probe holds `started`, a readiness probe `ready`, until they succeed
-        cs.started = c.startup_probe is None
-        cs.ready = not inst.init and cs.started and c.readiness_probe is None
+        _run_begins(inst)
         self._start_prober(inst, job.cid, started=cs.started)
         return True
 
@@ -754,6 +751,14 @@ class PodWorker:
             obj = self.pod.to_dict()
             obj["status"] = self.status.to_dict()
         return obj
+
+
+def _run_begins(inst: _Instance) -> None:
+    """A run is running: a startup probe holds `started`, a readiness probe `ready`, until
+    they succeed (an init container is never ready)."""
+    c, cs = inst.spec, inst.status
+    cs.started = c.startup_probe is None
+    cs.ready = not inst.init and cs.started and c.readiness_probe is None
 
 
 def _succeeded(cs: st.ContainerStatus) -> bool:
