@@ -306,14 +306,7 @@ def validate_volumes(volumes: list[Volume], path: str) -> tuple[set[str], list[F
     names: set[str] = set()
     for i, vol in enumerate(volumes):
         vpath = f.index(path, i)
-        vol_errs: list[FieldError] = []
-        types = vol.source_types
-        if not types:
-            vol_errs.append(f.required(vpath, "must specify a volume type"))
-        for extra_type in types[1:]:
-            vol_errs.append(
-                f.forbidden(f.child(vpath, extra_type), "may not specify more than 1 volume type")
-            )
+        vol_errs = _exactly_one(vol.source_types, vpath, "volume type")
         size_limit = vol.empty_dir.size_limit if vol.empty_dir is not None else None
         if size_limit is not None and size_limit.value < 0:
             vol_errs.append(
@@ -544,6 +537,14 @@ def validate_security_context(sc: SecurityContext | None, path: str) -> list[Fie
     return errs
 
 
+def _exactly_one(kinds: list[str], path: str, what: str) -> list[FieldError]:
+    """A union field (a volume's source, a handler) holds exactly one of its members."""
+    errs = [f.required(path, f"must specify a {what}")] if not kinds else []
+    for extra in kinds[1:]:
+        errs.append(f.forbidden(f.child(path, extra), f"may not specify more than 1 {what}"))
+    return errs
+
+
 def _validate_lifecycle(c: Container, path: str) -> list[FieldError]:
     errs: list[FieldError] = []
     if c.lifecycle is None:
@@ -553,12 +554,7 @@ def _validate_lifecycle(c: Container, path: str) -> list[FieldError]:
             continue
         hpath = f.child(path, key)
         kinds = (["exec"] if handler.exec_command is not None else []) + list(handler.extra)
-        if not kinds:
-            errs.append(f.required(hpath, "must specify a handler type"))
-        for extra_kind in kinds[1:]:
-            errs.append(
-                f.forbidden(f.child(hpath, extra_kind), "may not specify more than 1 handler type")
-            )
+        errs += _exactly_one(kinds, hpath, "handler type")
         if handler.exec_command is not None and not handler.exec_command:
             errs.append(f.required(f"{hpath}.exec.command"))
     return errs
@@ -567,14 +563,7 @@ def _validate_lifecycle(c: Container, path: str) -> list[FieldError]:
 def _validate_probe(p: Probe, c: Container, key: str, path: str) -> list[FieldError]:
     """ValidateProbe: one handler; non-negative numbers; thresholds of liveness and startup
     probes 1 on success; a port a number (1-65535) or the name of one of the ports."""
-    errs: list[FieldError] = []
-    kinds = p.handlers
-    if not kinds:
-        errs.append(f.required(path, "must specify a handler type"))
-    for extra_kind in kinds[1:]:
-        errs.append(
-            f.forbidden(f.child(path, extra_kind), "may not specify more than 1 handler type")
-        )
+    errs = _exactly_one(p.handlers, path, "handler type")
     if "grpc" in p.extra:
         errs.append(
             f.forbidden(f.child(path, "grpc"), "grpc probes are not supported by minikube-py")
