@@ -363,7 +363,7 @@ class PodWorker:
     def _start_due(self, instances: list[_Instance]) -> None:
         """Start the containers whose time has come.  Their images are made sure of one by
         one (kubelet's serialized pulls); with an executor they are then created at once
-        (each create waits ~10-20 ms for its init to set up), and started in order once the
+        (each create waits ~10-20 ms for its init to set up), and started at once when the
         pod's network is up."""
         now = time.monotonic()
         due = [i for i in instances if i.next_start is not None and i.next_start <= now]
@@ -377,11 +377,13 @@ class PodWorker:
             created = [self._create(*ready[0]), *(f.result() for f in later)]
         else:
             created = [self._create(inst, job) for inst, job in ready]
-        started = False
-        for (inst, job), ok in zip(ready, created, strict=True):
-            if ok:
-                started = self._begin(inst, job) or started
-        if started:
+        made = [(inst, job) for (inst, job), ok in zip(ready, created, strict=True) if ok]
+        if len(made) > 1 and self.executor is not None:  # started at once, too
+            later = [self.executor.submit(self._begin, inst, job) for inst, job in made[1:]]
+            began = [self._begin(*made[0]), *(f.result() for f in later)]
+        else:
+            began = [self._begin(inst, job) for inst, job in made]
+        if any(began):
             self._changed()
 
     def _prepare(self, inst: _Instance) -> _Job | None:
