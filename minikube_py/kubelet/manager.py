@@ -195,9 +195,11 @@ class PodManager:
                 return
             del self.workers[uid]
             self._deleting.discard(uid)
+        # the directory first: once the object is DELETED nothing of the pod is left (a
+        # drain waits for DELETED, then exits); pod.json goes with the object
+        remove_pod_dir(self.node, uid)
         with contextlib.suppress(APIError):
             self.store.remove(POD, worker.pod.namespace, worker.pod.name, uid=uid)
-        remove_pod_dir(self.node, uid)
 
     def _event(self, pod: Pod, event: Event) -> None:
         meta = {"name": pod.name, "namespace": pod.namespace, "uid": pod.metadata.uid}

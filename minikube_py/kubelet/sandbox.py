@@ -175,7 +175,8 @@ def _teardown(pod: Pod, node: NodeConfig, runtime: RuntimeService) -> None:
 
 
 def remove_pod_dir(node: NodeConfig, pod_uid: str) -> None:
-    """Once the pod object is gone: its directory too (after teardown_sandbox)."""
+    """A finished pod's directory (after teardown_sandbox); the store removes the pod.json in
+    it with the object."""
     shutil.rmtree(node.pod_dir(pod_uid), ignore_errors=True)
 
 
